@@ -1,0 +1,12 @@
+"""lthlib: lottery tickets beyond image classification (Yu et al., ICLR 2020), as a thin library."""
+
+from lthlib.lottery import VARIANTS, Lottery, run_lottery
+from lthlib.masked import MaskedTraining
+from lthlib.masks import Mask
+from lthlib.pruning import fraction_pruned_at, prune_global
+from lthlib.store import load_results
+
+__all__ = [
+    "VARIANTS", "Lottery", "Mask", "MaskedTraining", "fraction_pruned_at", "load_results",
+    "prune_global", "run_lottery",
+]

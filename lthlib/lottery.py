@@ -1,0 +1,253 @@
+"""The lottery loop, written once for every family.
+
+Per seed: train the dense net from its initial weights (capturing the rewind point), then for each
+level k = 1..levels: prune to r_k -> rewind the survivors -> train the winning ticket (WT) -> train a
+random ticket (RT) with the same mask and freshly drawn weights. Every artifact is written
+atomically as soon as it exists, so a rerun skips what is done and a killed run resumes where it
+stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from lthlib.family import Family
+from lthlib.masks import Mask
+from lthlib.pruning import check_pruning_rate, fraction_pruned_at, prune_global
+from lthlib.store import atomic_torch_save, atomic_write_json, settings_hash
+
+# variant -> (iterative pruning?, late rewinding?)
+VARIANTS = {
+    "iterative-late": (True, True),
+    "iterative-reset": (True, False),
+    "oneshot-late": (False, True),
+    "oneshot-reset": (False, False),
+}
+
+
+@dataclass(frozen=True)
+class Lottery:
+    """How tickets are found; the family's config says how each is trained."""
+
+    variant: str = "iterative-late"  # see VARIANTS: iterative or one-shot; late rewinding or reset to init
+    pruning_rate: float = 0.2  # p: fraction of the alive weights each iteration removes
+    levels: int = 20  # pruning iterations after the dense run (level 0)
+    exclude: tuple[str, ...] = ()  # glob patterns of parameter names never pruned, e.g. ("embedding.*",)
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; choose one of {sorted(VARIANTS)}")
+        check_pruning_rate(self.pruning_rate)
+        if not isinstance(self.levels, int) or self.levels < 0:
+            raise ValueError(f"levels must be a non-negative integer, got {self.levels!r}")
+
+    @property
+    def iterative(self) -> bool:
+        return VARIANTS[self.variant][0]
+
+    @property
+    def late_rewinding(self) -> bool:
+        return VARIANTS[self.variant][1]
+
+
+def check_seeds(seeds) -> list[int]:
+    seeds = list(seeds)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    return seeds
+
+
+def derived_seed(seed: int, level: int, purpose: str) -> int:
+    """A seed for one purpose at one level, independent of every other (stable across runs)."""
+    digest = hashlib.sha256(f"{seed}/{level}/{purpose}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def run_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any]:
+    """Everything that changes a ticket's result; its hash names the run directory.
+
+    `levels` is left out on purpose: asking for more levels extends the same run.
+    """
+    return {
+        "family": family.name,
+        "task": config.task,
+        "variant": lottery.variant,
+        "pruning_rate": lottery.pruning_rate,
+        "exclude": list(lottery.exclude),
+        "config": dataclasses.asdict(config),
+    }
+
+
+def run_root(runs_dir: str | Path, family: Family, config: Any, lottery: Lottery) -> Path:
+    settings = run_settings(family, config, lottery)
+    task_dir = config.task.replace("/", "_")
+    return Path(runs_dir) / family.name / task_dir / f"{lottery.variant}-{settings_hash(settings)}"
+
+
+def level_dir(root: Path, seed: int, level: int) -> Path:
+    return root / f"seed_{seed}" / f"level_{level:02d}"
+
+
+def _tickets_done(root: Path, seeds: list[int], levels: int) -> int:
+    done = 0
+    for seed in seeds:
+        for level in range(levels + 1):
+            names = ["dense.json"] if level == 0 else ["winning.json", "random.json"]
+            done += sum((level_dir(root, seed, level) / n).exists() for n in names)
+    return done
+
+
+def _record(ticket: str, seed: int, level: int, mask: Mask, result: dict, wall: float) -> dict:
+    return {
+        "ticket": ticket,
+        "seed": seed,
+        "level": level,
+        "fraction_pruned": mask.fraction_pruned(),
+        "layer_fractions_pruned": mask.layer_fractions_pruned(),
+        "wall_time_s": wall,
+        **result,
+    }
+
+
+def winning_ticket(family: Family, config: Any, mask: Mask, rewind_state: dict) -> nn.Module:
+    """The survivors of `mask` rewound to `rewind_state` (the rewind point, or the initial weights)."""
+    model = family.build_model(config, 0)
+    model.load_state_dict(rewind_state)
+    mask.apply(model)
+    return model
+
+
+def random_ticket(family: Family, config: Any, mask: Mask, seed: int) -> nn.Module:
+    """The same mask over weights re-drawn from the model's own initialization, with `seed`."""
+    model = family.build_model(config, seed)
+    mask.apply(model)
+    return model
+
+
+def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, rewind_hook=None):
+    start = time.perf_counter()
+    result = family.train(model, mask, config, derived_seed(seed, level, ticket), rewind_hook)
+    record = _record(ticket, seed, level, mask, result, time.perf_counter() - start)
+    if ticket != "random":
+        atomic_torch_save(model.state_dict(), out / "trained.pt")
+    atomic_write_json(record, out / f"{ticket}.json")
+
+
+def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Path, on_ticket=None) -> None:
+    """All levels of one seed; skips what is already on disk."""
+    seed_dir = root / f"seed_{seed}"
+    init_path, rewind_path = seed_dir / "init.pt", seed_dir / "rewind.pt"
+    on_ticket = on_ticket or (lambda: None)
+
+    if not init_path.exists():
+        atomic_torch_save(family.build_model(config, seed).state_dict(), init_path)
+
+    dense_dir = level_dir(root, seed, 0)
+    if not (dense_dir / "dense.json").exists():
+        model = family.build_model(config, 0)
+        model.load_state_dict(torch.load(init_path, weights_only=True))
+        mask = Mask.ones(model, lottery.exclude)
+        mask.save(dense_dir / "mask.pt")
+        captured = []
+
+        def capture_rewind_point(m):
+            atomic_torch_save(m.state_dict(), rewind_path)
+            captured.append(True)
+
+        _train_ticket(family, config, model, mask, seed, 0, "dense", dense_dir,
+                      capture_rewind_point if lottery.late_rewinding else None)
+        if lottery.late_rewinding and not captured:
+            raise RuntimeError("the trainer never reached its rewind point: train longer or rewind earlier")
+        on_ticket()
+
+    for level in range(1, lottery.levels + 1):
+        out = level_dir(root, seed, level)
+        mask_path = out / "mask.pt"
+        if not mask_path.exists():
+            source = level_dir(root, seed, level - 1 if lottery.iterative else 0)
+            if not (source / "trained.pt").exists():
+                raise FileNotFoundError(
+                    f"{source / 'trained.pt'} is missing (results without weights?): "
+                    f"level {level} is pruned from it; delete {root} to rerun from scratch"
+                )
+            trained = torch.load(source / "trained.pt", weights_only=True)
+            mask = prune_global(trained, Mask.load(source / "mask.pt"),
+                                fraction_pruned_at(level, lottery.pruning_rate))
+            mask.save(mask_path)
+        mask = Mask.load(mask_path)
+
+        if not (out / "winning.json").exists():
+            rewind_state = torch.load(rewind_path if lottery.late_rewinding else init_path, weights_only=True)
+            model = winning_ticket(family, config, mask, rewind_state)
+            _train_ticket(family, config, model, mask, seed, level, "winning", out)
+            on_ticket()
+        if not (out / "random.json").exists():
+            model = random_ticket(family, config, mask, derived_seed(seed, level, "random-init"))
+            _train_ticket(family, config, model, mask, seed, level, "random", out)
+            on_ticket()
+
+
+def _run_seed_in_worker(family, config, lottery, seed, root, threads):
+    torch.set_num_threads(threads)
+    run_seed(family, config, lottery, seed, root)
+
+
+def run_lottery(
+    family: Family,
+    config: Any,
+    lottery: Lottery = Lottery(),
+    seeds=(0, 1, 2),
+    runs_dir: str | Path = "data/runs",
+    workers: int = 1,
+    progress: bool = True,
+) -> Path:
+    """Run (or resume) every seed of a lottery experiment; returns the run's root directory.
+
+    With workers > 1 the seeds run in that many processes (each with cpu_count // workers torch
+    threads); the bar counts finished tickets on disk, so it also shows what earlier runs did.
+    """
+    seeds = check_seeds(seeds)
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    root = run_root(runs_dir, family, config, lottery)
+    atomic_write_json(run_settings(family, config, lottery), root / "settings.json")
+    total = len(seeds) * (1 + 2 * lottery.levels)
+    bar = tqdm(total=total, desc=f"{family.name} {config.task} {lottery.variant}", unit="ticket",
+               disable=not progress)
+    refresh = lambda: bar.update(_tickets_done(root, seeds, lottery.levels) - bar.n)  # noqa: E731
+    refresh()
+    try:
+        if workers == 1:
+            for seed in seeds:
+                run_seed(family, config, lottery, seed, root, on_ticket=refresh)
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(min(workers, len(seeds)), mp_context=context) as pool:
+                jobs = [pool.submit(_run_seed_in_worker, family, config, lottery, s, root, threads)
+                        for s in seeds]
+                try:
+                    while wait(jobs, timeout=1.0).not_done:
+                        refresh()
+                except BaseException:  # Ctrl-C: stop the workers; finished tickets are on disk
+                    for process in multiprocessing.active_children():
+                        process.terminate()
+                    raise
+                for job in jobs:
+                    job.result()  # re-raises a worker's error
+        refresh()
+    finally:
+        bar.close()
+    return root

@@ -1,0 +1,141 @@
+import math
+
+import pytest
+import torch
+
+from lthlib import Lottery, Mask, load_results, run_lottery
+from lthlib.families.classic_control import FAMILY, config
+from lthlib.lottery import level_dir, run_root
+
+SMOKE = config("CartPole-v0", "smoke", hidden=(64, 64))
+
+
+class Recording:
+    """The classic-control family, recording each model as it enters training."""
+
+    def __init__(self, fail_on_call: int | None = None):
+        self.calls, self.fail_on_call = [], fail_on_call
+        self.name, self.metric, self.higher_is_better = FAMILY.name, FAMILY.metric, True
+        self.config, self.build_model = FAMILY.config, FAMILY.build_model
+
+    def train(self, model, mask, config, seed, rewind_hook):
+        if len(self.calls) == self.fail_on_call:
+            raise KeyboardInterrupt  # as if killed part-way through
+        self.calls.append({k: v.clone() for k, v in model.state_dict().items()})
+        return FAMILY.train(model, mask, config, seed, rewind_hook)
+
+
+def load(path):
+    return torch.load(path, weights_only=True)
+
+
+def test_winning_ticket_is_the_rewind_point_times_the_mask(tmp_path):
+    family = Recording()
+    root = run_lottery(family, SMOKE, Lottery(levels=2), seeds=[0], runs_dir=tmp_path, progress=False)
+    seed_dir = root / "seed_0"
+    rewind, init = load(seed_dir / "rewind.pt"), load(seed_dir / "init.pt")
+    assert any(not torch.equal(rewind[k], init[k]) for k in rewind)  # rewind point is after training began
+    dense_start, wt_start, rt_start = family.calls[0], family.calls[1], family.calls[2]
+    assert all(torch.equal(dense_start[k], init[k]) for k in init)
+    mask = Mask.load(seed_dir / "level_01" / "mask.pt")
+    for name, m in mask.items():
+        assert torch.equal(wt_start[name], rewind[name] * m)
+
+
+def test_reset_variant_rewinds_to_the_initial_weights(tmp_path):
+    family = Recording()
+    root = run_lottery(family, SMOKE, Lottery(variant="iterative-reset", levels=1), seeds=[0],
+                       runs_dir=tmp_path, progress=False)
+    init = load(root / "seed_0" / "init.pt")
+    mask = Mask.load(root / "seed_0" / "level_01" / "mask.pt")
+    assert not (root / "seed_0" / "rewind.pt").exists()
+    for name, m in mask.items():
+        assert torch.equal(family.calls[1][name], init[name] * m)
+
+
+def test_random_ticket_has_the_mask_and_fresh_weights_from_the_init_distribution(tmp_path):
+    family = Recording()
+    root = run_lottery(family, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
+    init = load(root / "seed_0" / "init.pt")
+    mask = Mask.load(root / "seed_0" / "level_01" / "mask.pt")
+    wt, rt = family.calls[1], family.calls[2]
+    for name, m in mask.items():
+        assert ((rt[name] != 0) == m).all()  # same mask (init weights are never exactly 0)
+        assert not torch.equal(rt[name][m], wt[name][m])
+        assert not torch.equal(rt[name][m], init[name][m])
+    # nn.Linear draws U(-1/sqrt(fan_in), 1/sqrt(fan_in)): same bound, std = bound / sqrt(3)
+    survivors = rt["trunk.2.weight"][mask["trunk.2.weight"]]
+    bound = 1 / math.sqrt(64)
+    assert survivors.abs().max() <= bound
+    assert survivors.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.1)
+
+
+def test_killed_run_resumes_to_the_same_results_and_seeds_are_deterministic(tmp_path):
+    lottery = Lottery(levels=3)
+    whole = run_lottery(FAMILY, SMOKE, lottery, seeds=[0], runs_dir=tmp_path / "a", progress=False)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_lottery(Recording(fail_on_call=4), SMOKE, lottery, seeds=[0], runs_dir=tmp_path / "b",
+                    progress=False)
+    resumed_family = Recording()
+    resumed = run_lottery(resumed_family, SMOKE, lottery, seeds=[0], runs_dir=tmp_path / "b",
+                          progress=False)
+    assert len(resumed_family.calls) == 3  # levels 0, 1 and the WT of 2 were kept; 3 tickets left
+
+    a, b = load_results(tmp_path / "a"), load_results(tmp_path / "b")
+    assert len(a) == 7
+    assert a.equals(b)
+    for level in range(4):
+        ta = load(level_dir(whole, 0, level) / "trained.pt")
+        tb = load(level_dir(resumed, 0, level) / "trained.pt")
+        assert all(torch.equal(ta[k], tb[k]) for k in ta)
+
+
+def test_rerun_skips_finished_levels_and_more_levels_extend_the_run(tmp_path):
+    run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
+    family = Recording()
+    root = run_lottery(family, SMOKE, Lottery(levels=2), seeds=[0], runs_dir=tmp_path, progress=False)
+    assert len(family.calls) == 2  # only level 2's WT and RT
+    assert root == run_root(tmp_path, FAMILY, SMOKE, Lottery(levels=1))
+    df = load_results(tmp_path)
+    assert sorted(df.level.unique()) == [0, 1, 2]
+    assert df.fraction_pruned.max() == pytest.approx(0.36, abs=1e-3)
+
+
+def test_one_shot_prunes_every_level_from_the_dense_net(tmp_path):
+    root = run_lottery(FAMILY, SMOKE, Lottery(variant="oneshot-late", levels=2), seeds=[0],
+                       runs_dir=tmp_path, progress=False)
+    dense = load(level_dir(root, 0, 0) / "trained.pt")
+    mask2 = Mask.load(level_dir(root, 0, 2) / "mask.pt")
+    # the survivors of level 2 are the largest 64% of the dense weights
+    magnitudes = torch.cat([dense[k].abs().flatten() for k in mask2])
+    alive = torch.cat([mask2[k].flatten() for k in mask2])
+    assert magnitudes[alive].min() >= magnitudes[~alive].max()
+
+
+def test_different_settings_get_different_run_directories(tmp_path):
+    a = run_root(tmp_path, FAMILY, SMOKE, Lottery())
+    b = run_root(tmp_path, FAMILY, config("CartPole-v0", "smoke", hidden=(64, 64), lr=2e-4), Lottery())
+    c = run_root(tmp_path, FAMILY, SMOKE, Lottery(pruning_rate=0.3))
+    assert len({a, b, c}) == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"variant": "late"}, "iterative-late"),
+        ({"pruning_rate": 1.2}, r"\(0, 1\)"),
+        ({"levels": -1}, "non-negative"),
+    ],
+)
+def test_bad_lottery_settings_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Lottery(**kwargs)
+
+
+@pytest.mark.parametrize("seeds", [[], [-1], [0.5]])
+def test_bad_seeds_are_refused_before_training(tmp_path, seeds):
+    family = Recording()
+    with pytest.raises(ValueError, match="seeds"):
+        run_lottery(family, SMOKE, Lottery(levels=1), seeds=seeds, runs_dir=tmp_path, progress=False)
+    assert family.calls == []
