@@ -63,6 +63,12 @@ class Lottery:
 
 
 def check_seeds(seeds) -> list[int]:
+    """A list of non-negative ints; also accepts "0,1,2" or "[0, 1, 2]" (papermill's -p passes text)."""
+    if isinstance(seeds, str):
+        try:
+            seeds = [int(s) for s in seeds.strip().strip("[]").split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"seeds must be a list of non-negative integers, got {seeds!r}") from None
     seeds = list(seeds)
     if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")

@@ -1,0 +1,89 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lottery tickets in classic control
+#
+# Do sparse *winning tickets* exist in reinforcement learning? Following Yu et al. (ICLR 2020), we
+# train an A2C agent (an MLP with a policy and a value head) on a classic-control task, prune it
+# globally by magnitude (weights and biases of all layers pooled), rewind the survivors to their
+# values after the first epoch (late rewinding), retrain, and repeat 20 times. At each level a
+# *random ticket* with the same mask but freshly drawn weights is trained the same way.
+#
+# A ticket's reward is the mean return of its last 100 training episodes. Curves show the mean ±
+# std over independent pruning processes (seeds): winning tickets in blue, random tickets in red,
+# the dense network as a gray line.
+#
+# The paper used LunarLander-v2; gymnasium 1.x removed it, so we use **LunarLander-v3** (the same
+# task, with bug fixes).
+
+# %% tags=["parameters"]
+env: str = "CartPole-v0"  # gymnasium id: CartPole-v0, Acrobot-v1, LunarLander-v3, or any env with Discrete actions and vector observations
+preset: str = "cpu"  # smoke (seconds, for tests) | cpu (default: a 2-core CPU) | paper (the paper's N, M, L)
+seeds: list = [0, 1, 2]  # independent pruning processes; curves show mean ± std over them
+variant: str = "iterative-late"  # iterative-late (default) | iterative-reset | oneshot-late | oneshot-reset
+levels: int = 20  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned
+pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
+device: str = "cpu"  # torch device for the networks: cpu or cuda
+runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
+workers: int = 2  # processes running seeds in parallel: the machine's cores
+overrides: dict = {}  # fields of the preset's A2CConfig to change, e.g. {"epochs": 5, "gamma": 0.98}
+
+# %%
+import dataclasses
+
+from lthlib import Lottery, load_results, run_lottery
+from lthlib.families import classic_control
+from lthlib.lottery import check_seeds
+from lthlib.paths import resolve
+from lthlib.plots import pruning_curve, summarize
+
+# Every parameter is checked here, before any training starts.
+config = classic_control.config(env, preset, device=device, **overrides)
+lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels)
+seeds = check_seeds(seeds)
+paper = classic_control.config(env, "paper", device=device)
+changed = {k: (v, getattr(paper, k)) for k, v in dataclasses.asdict(config).items() if getattr(paper, k) != v}
+print(config)
+print("differences from the paper preset (ours, paper):", changed or "none")
+
+# %% [markdown]
+# ## Run (or resume) the lottery
+# Finished tickets are found on disk and skipped, so rerunning this cell after an interruption
+# continues where it stopped.
+
+# %%
+root = run_lottery(classic_control.FAMILY, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
+print("run directory:", root)
+
+# %% [markdown]
+# ## Pruning curve
+
+# %%
+results = load_results(root)
+results = results[results.seed.isin(seeds) & (results.level <= levels)]
+pruning_curve(results, "reward", title=f"{env} · {variant} · {len(seeds)} seeds", y_title="reward (mean of last 100 episodes)")
+
+# %% [markdown]
+# ## Winning vs random ticket, level by level
+
+# %%
+stats = summarize(results, "reward")
+table = stats.pivot(index="level", columns="ticket", values="mean").add_suffix(" mean")
+table = table.join(stats.pivot(index="level", columns="ticket", values="std").add_suffix(" std"))
+table.insert(0, "fraction_pruned", stats.groupby("level").fraction_pruned.mean())
+if {"winning mean", "random mean"} <= set(table.columns):
+    table["WT - RT"] = table["winning mean"] - table["random mean"]
+table.round(3)

@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from lthlib import Mask
+from lthlib.families import classic_control as cc
+
+
+def test_a2c_learns_cartpole():
+    config = cc.config("CartPole-v0", "cpu", epochs=4)
+    model = cc.build_model(config, seed=0)
+    captured = []
+    result = cc.train(model, Mask.ones(model), config, seed=1, rewind_hook=lambda m: captured.append(1))
+    per_epoch = result["history"]["epoch_mean_reward"]
+    assert per_epoch[-1] > 1.5 * per_epoch[0]  # random play scores ~22 per episode
+    assert result["metrics"]["reward"] > 40
+    assert captured == [1]  # the rewind point is reported once
+
+
+@pytest.mark.parametrize("env", cc.PAPER_ENVS)
+def test_paper_envs_train_at_smoke(env):
+    config = cc.config(env, "smoke")
+    model = cc.build_model(config, seed=0)
+    result = cc.train(model, Mask.ones(model), config, seed=0)
+    assert result["stats"]["env_steps"] > 0
+    assert len(result["history"]["epoch_mean_reward"]) == config.epochs
+
+
+def test_paper_preset_follows_table_a1():
+    c = cc.config("Acrobot-v1", "paper")
+    assert (c.hidden, c.epochs, c.episodes_per_epoch, c.last_episodes) == ((256,) * 3, 20, 320, 100)
+    assert (c.num_envs * c.num_steps, c.lr, c.rms_alpha, c.rms_eps, c.reward_scale) == (128, 1e-4, 0.99, 1e-8, 0.01)
+    assert cc.config("CartPole-v0", "cpu") == cc.config("CartPole-v0", "paper")
+
+
+def test_model_sizes_and_seeded_init():
+    config = cc.config("CartPole-v0", "paper")
+    a, b, c = (cc.build_model(config, s) for s in (0, 0, 1))
+    assert [p.shape[0] for n, p in a.named_parameters() if n.endswith("bias")] == [128, 128, 128, 2, 1]
+    assert torch.equal(a.trunk[0].weight, b.trunk[0].weight)
+    assert not torch.equal(a.trunk[0].weight, c.trunk[0].weight)
+
+
+@pytest.mark.parametrize(
+    "env, preset, overrides, message",
+    [
+        ("CartPole-v9", "cpu", {}, "unknown env 'CartPole-v9'.*CartPole-v0, Acrobot-v1, LunarLander-v3"),
+        ("LunarLander-v2", "cpu", {}, "LunarLander-v3"),
+        ("MountainCarContinuous-v0", "cpu", {}, "Discrete actions"),
+        ("CartPole-v0", "gpu", {}, "unknown preset 'gpu'.*smoke.*cpu.*paper"),
+        ("CartPole-v0", "cpu", {"epoch": 3}, "unknown config fields.*epochs"),
+    ],
+)
+def test_bad_input_is_refused_clearly(env, preset, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        cc.config(env, preset, **overrides)

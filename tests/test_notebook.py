@@ -1,0 +1,47 @@
+"""The classic-control notebook, executed the way users run it: papermill."""
+
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from lthlib import load_results
+
+NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "classic_control.ipynb"
+
+
+def execute(tmp_path, **parameters):
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(NOTEBOOK, out, parameters={"runs_dir": str(tmp_path / "runs"), **parameters},
+                               progress_bar=False, kernel_name="python3")
+    return nbformat.read(out, as_version=4)
+
+
+def test_smoke_run_through_papermill(tmp_path):
+    nb = execute(tmp_path, preset="smoke", levels=2, seeds=[0, 1], env="Acrobot-v1")
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(figures) == 1
+    names = {trace.get("name") for trace in figures[0]["data"]["application/vnd.plotly.v1+json"]["data"]}
+    assert {"winning ticket", "random ticket", "dense (unpruned)"} <= names
+    df = load_results(tmp_path / "runs")
+    assert len(df) == 2 * (1 + 2 * 2)
+    assert set(df.ticket) == {"dense", "winning", "random"}
+
+
+@pytest.mark.parametrize(
+    "parameters, message",
+    [
+        ({"env": "Pong-v0"}, "unknown env"),
+        ({"preset": "huge"}, "unknown preset"),
+        ({"variant": "iterative"}, "unknown variant"),
+        ({"pruning_rate": 1.0}, r"pruning_rate must lie in \(0, 1\)"),
+        ({"levels": -2}, "levels must be a non-negative integer"),
+        ({"seeds": [0, -1]}, "seeds must be"),
+    ],
+)
+def test_bad_parameters_fail_before_training(tmp_path, parameters, message):
+    with pytest.raises(papermill.PapermillExecutionError, match=message):
+        execute(tmp_path, **{"preset": "smoke", **parameters})
+    assert not (tmp_path / "runs").exists()  # nothing was trained or written
