@@ -4,9 +4,9 @@ from lthlib.lottery import VARIANTS, Lottery, run_lottery
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.pruning import fraction_pruned_at, prune_global
-from lthlib.store import load_results
+from lthlib.store import load_results, publish
 
 __all__ = [
     "VARIANTS", "Lottery", "Mask", "MaskedTraining", "fraction_pruned_at", "load_results",
-    "prune_global", "run_lottery",
+    "prune_global", "publish", "run_lottery",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -65,3 +67,26 @@ def pruning_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str |
         margin=dict(l=60, r=20, t=70, b=60),
     )
     return fig
+
+
+class _Figure:
+    """Displays a figure both ways: plotly's JSON for JupyterLab, and an HTML div for the book.
+
+    The HTML carries no plotly.js (the book loads it once, for every page), so an executed
+    notebook stays small and renders with no network.
+    """
+
+    def __init__(self, fig: go.Figure):
+        self.fig = fig
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        div = self.fig.to_html(full_html=False, include_plotlyjs=False, default_height="480px",
+                               config={"responsive": True})
+        return {"application/vnd.plotly.v1+json": json.loads(self.fig.to_json()), "text/html": div}
+
+
+def show(fig: go.Figure) -> None:
+    """Display `fig` in a notebook so it renders in JupyterLab and in the offline book alike."""
+    from IPython.display import display
+
+    display(_Figure(fig))

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+SUMMARY_SUFFIX = ".summary.json"
 RESULT_COLUMNS = [
     "family", "task", "variant", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
 ]
@@ -58,29 +59,46 @@ def settings_hash(settings: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
+def _finished_tickets(root: Path):
+    """(settings, ticket record) pairs from run trees and from published summaries under `root`."""
+    for settings_file in sorted(root.rglob("settings.json")):
+        settings = read_json(settings_file)
+        for ticket_file in sorted(settings_file.parent.glob("seed_*/level_*/*.json")):
+            yield settings, read_json(ticket_file)
+    for summary_file in sorted(root.rglob(f"*{SUMMARY_SUFFIX}")):
+        summary = read_json(summary_file)
+        for record in summary["tickets"]:
+            yield summary["settings"], record
+
+
 def load_results(root: str | Path) -> pd.DataFrame:
     """Every finished ticket under `root` (a runs or results directory), one row per metric value.
 
     Columns: family, task, variant, ticket (dense | winning | random), seed, level,
     fraction_pruned, metric, value.
     """
-    rows = []
-    for settings_file in sorted(Path(root).rglob("settings.json")):
-        settings = read_json(settings_file)
-        for ticket_file in sorted(settings_file.parent.glob("seed_*/level_*/*.json")):
-            record = read_json(ticket_file)
-            for metric, value in record["metrics"].items():
-                rows.append(
-                    {
-                        "family": settings["family"],
-                        "task": settings["task"],
-                        "variant": settings["variant"],
-                        "ticket": record["ticket"],
-                        "seed": record["seed"],
-                        "level": record["level"],
-                        "fraction_pruned": record["fraction_pruned"],
-                        "metric": metric,
-                        "value": value,
-                    }
-                )
+    rows = [
+        {
+            "family": settings["family"], "task": settings["task"], "variant": settings["variant"],
+            "ticket": record["ticket"], "seed": record["seed"], "level": record["level"],
+            "fraction_pruned": record["fraction_pruned"], "metric": metric, "value": value,
+        }
+        for settings, record in _finished_tickets(Path(root))
+        for metric, value in record["metrics"].items()
+    ]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def publish(run_root: str | Path, results_dir: str | Path) -> Path:
+    """Write a run's settings and every finished ticket's record (no weights) as one small JSON file.
+
+    The file lands at <results_dir>/<family>/<task>/<variant>-<hash>.summary.json, where
+    `load_results(results_dir)` reads it like the run itself. This is what gets committed.
+    """
+    run_root = Path(run_root)
+    settings = read_json(run_root / "settings.json")
+    tickets = [record for _, record in _finished_tickets(run_root)]
+    relative = run_root.relative_to(run_root.parents[2])  # <family>/<task>/<variant>-<hash>
+    out = Path(results_dir) / relative.parent / f"{relative.name}{SUMMARY_SUFFIX}"
+    atomic_write_json({"settings": settings, "tickets": tickets}, out)
+    return out

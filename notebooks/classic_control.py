@@ -48,7 +48,7 @@ from lthlib import Lottery, load_results, run_lottery
 from lthlib.families import classic_control
 from lthlib.lottery import check_seeds
 from lthlib.paths import resolve
-from lthlib.plots import pruning_curve, summarize
+from lthlib.plots import pruning_curve, show, summarize
 
 # Every parameter is checked here, before any training starts.
 config = classic_control.config(env, preset, device=device, **overrides)
@@ -74,7 +74,8 @@ print("run directory:", root)
 # %%
 results = load_results(root)
 results = results[results.seed.isin(seeds) & (results.level <= levels)]
-pruning_curve(results, "reward", title=f"{env} · {variant} · {len(seeds)} seeds", y_title="reward (mean of last 100 episodes)")
+show(pruning_curve(results, "reward", title=f"{env} · {variant} · {len(seeds)} seeds",
+                   y_title="reward (mean of last 100 episodes)"))
 
 # %% [markdown]
 # ## Winning vs random ticket, level by level

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from lthlib import Lottery, Mask, load_results, run_lottery
+from lthlib import Lottery, Mask, load_results, publish, run_lottery
 from lthlib.families.classic_control import FAMILY, config
 from lthlib.lottery import level_dir, run_root
 
@@ -139,3 +139,13 @@ def test_bad_seeds_are_refused_before_training(tmp_path, seeds):
     with pytest.raises(ValueError, match="seeds"):
         run_lottery(family, SMOKE, Lottery(levels=1), seeds=seeds, runs_dir=tmp_path, progress=False)
     assert family.calls == []
+
+
+def test_published_summary_loads_like_the_run(tmp_path):
+    root = run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[0, 1], runs_dir=tmp_path / "runs", progress=False)
+    summary = publish(root, tmp_path / "results")
+    assert summary.name.endswith(".summary.json") and summary.stat().st_size < 50_000
+    assert not list((tmp_path / "results").rglob("*.pt"))
+    from_run, from_summary = load_results(root), load_results(tmp_path / "results")
+    assert len(from_run) == 10
+    assert from_summary.equals(from_run)

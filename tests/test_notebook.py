@@ -22,6 +22,7 @@ def test_smoke_run_through_papermill(tmp_path):
     nb = execute(tmp_path, preset="smoke", levels=2, seeds=[0, 1], env="Acrobot-v1")
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     figures = [o for o in outputs if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert all("Plotly.newPlot" in f["data"]["text/html"] for f in figures)  # the book renders this
     assert len(figures) == 1
     names = {trace.get("name") for trace in figures[0]["data"]["application/vnd.plotly.v1+json"]["data"]}
     assert {"winning ticket", "random ticket", "dense (unpruned)"} <= names
