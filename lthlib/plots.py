@@ -90,3 +90,60 @@ def show(fig: go.Figure) -> None:
     from IPython.display import display
 
     display(_Figure(fig))
+
+
+def layer_sparsity(layers: pd.DataFrame, overall: pd.DataFrame | None = None, title: str = "") -> go.Figure:
+    """Fraction pruned in each layer at each level (mean over seeds), from `load_layer_sparsity`.
+
+    `overall`, a `summarize` table, adds the global fraction as a dashed line for reference.
+    """
+    mean = layers.groupby(["layer", "level"]).fraction_pruned.mean().reset_index()
+    fig = go.Figure()
+    for layer in layers.layer.unique():  # in the model's parameter order
+        rows = mean[mean.layer == layer]
+        fig.add_trace(go.Scatter(
+            x=rows.level, y=rows.fraction_pruned, mode="lines+markers", name=layer, marker=dict(size=4),
+            hovertemplate=f"{layer}<br>level %{{x}}: %{{y:.1%}} pruned<extra></extra>",
+        ))
+    if overall is not None:
+        rows = overall.groupby("level").fraction_pruned.mean()
+        fig.add_trace(go.Scatter(x=rows.index, y=rows.values, mode="lines", name="whole network",
+                                 line=dict(color="black", dash="dash"),
+                                 hovertemplate="whole network<br>level %{x}: %{y:.1%} pruned<extra></extra>"))
+    fig.update_layout(title=title, template="plotly_white", xaxis_title="pruning level k",
+                      yaxis=dict(title="fraction pruned in the layer", tickformat=".0%"),
+                      margin=dict(l=60, r=20, t=60, b=50))
+    return fig
+
+
+def explorer_figure(df: pd.DataFrame, y_titles: dict[str, str] | None = None) -> go.Figure:
+    """Every (task, variant, metric) pruning curve of `df` in one figure, chosen with a dropdown.
+
+    The static-book counterpart of the JupyterLab explorer; clicking a legend entry hides or shows
+    the winning tickets, random tickets or the dense line.
+    """
+    fig, buttons, choices = go.Figure(), [], []
+    keys = df[["task", "variant", "metric"]].drop_duplicates().sort_values(["task", "variant", "metric"])
+    for task, variant, metric in keys.itertuples(index=False):
+        rows = df[(df.task == task) & (df.variant == variant)]
+        curve = pruning_curve(rows, metric, y_title=(y_titles or {}).get(metric, metric))
+        first = len(fig.data)
+        for trace in curve.data:
+            trace.visible = not choices
+            fig.add_trace(trace)
+        choices.append((f"{task} · {variant} · {metric}", first, len(fig.data), curve.layout))
+    for label, start, stop, layout in choices:
+        visible = [start <= i < stop for i in range(len(fig.data))]
+        buttons.append(dict(label=label, method="update", args=[
+            {"visible": visible},
+            {"xaxis.tickvals": layout.xaxis.tickvals, "xaxis.ticktext": layout.xaxis.ticktext,
+             "yaxis.title.text": layout.yaxis.title.text},
+        ]))
+    first_layout = choices[0][3] if choices else go.Layout()
+    fig.update_layout(first_layout)
+    fig.update_layout(
+        title=None, height=520, margin=dict(t=110),
+        updatemenus=[dict(buttons=buttons, direction="down", x=0, xanchor="left", y=1.25, yanchor="top")],
+        legend=dict(y=1.02, x=0.55),
+    )
+    return fig

@@ -35,6 +35,7 @@ def _atomic_write(path: str | Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -89,6 +90,18 @@ def load_results(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
+def load_layer_sparsity(root: str | Path) -> pd.DataFrame:
+    """Fraction pruned per layer of every winning ticket: family, task, variant, seed, level, layer, fraction_pruned."""
+    rows = [
+        {"family": settings["family"], "task": settings["task"], "variant": settings["variant"],
+         "seed": record["seed"], "level": record["level"], "layer": layer, "fraction_pruned": fraction}
+        for settings, record in _finished_tickets(Path(root))
+        if record["ticket"] == "winning"
+        for layer, fraction in record["layer_fractions_pruned"].items()
+    ]
+    return pd.DataFrame(rows, columns=["family", "task", "variant", "seed", "level", "layer", "fraction_pruned"])
+
+
 def publish(run_root: str | Path, results_dir: str | Path) -> Path:
     """Write a run's settings and every finished ticket's record (no weights) as one small JSON file.
 
@@ -102,3 +115,28 @@ def publish(run_root: str | Path, results_dir: str | Path) -> Path:
     out = Path(results_dir) / relative.parent / f"{relative.name}{SUMMARY_SUFFIX}"
     atomic_write_json({"settings": settings, "tickets": tickets}, out)
     return out
+
+
+def prepare_for_book(notebook_path: str | Path) -> None:
+    """Make an executed notebook fit for the offline book.
+
+    Its title gets the parameters it ran with (the book lists many runs of one notebook), and
+    ipywidgets outputs (tqdm bars) become their text: widget views need JavaScript from a CDN.
+    """
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    parameters = notebook.metadata.get("papermill", {}).get("parameters", {})
+    shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "publish_to")
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# ") and shown:
+            title, _, rest = cell.source.partition("\n")
+            cell.source = f"{title}: {shown}\n{rest}"
+            break
+    widget = "application/vnd.jupyter.widget-view+json"
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if widget in output.get("data", {}):
+                output["data"] = {"text/plain": output["data"].get("text/plain", "")}
+    notebook.metadata.pop("widgets", None)
+    _atomic_write(notebook_path, lambda f: f.write(nbformat.writes(notebook).encode()))

@@ -40,11 +40,12 @@ device: str = "cpu"  # torch device for the networks: cpu or cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
 workers: int = 2  # processes running seeds in parallel: the machine's cores
 overrides: dict = {}  # fields of the preset's A2CConfig to change, e.g. {"epochs": 5, "gamma": 0.98}
+publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small summary there, for the book
 
 # %%
 import dataclasses
 
-from lthlib import Lottery, load_results, run_lottery
+from lthlib import Lottery, load_results, publish, run_lottery
 from lthlib.families import classic_control
 from lthlib.lottery import check_seeds
 from lthlib.paths import resolve
@@ -67,6 +68,8 @@ print("differences from the paper preset (ours, paper):", changed or "none")
 # %%
 root = run_lottery(classic_control.FAMILY, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
 print("run directory:", root)
+if publish_to:
+    print("summary:", publish(root, resolve(publish_to)).relative_to(resolve(".")))
 
 # %% [markdown]
 # ## Pruning curve

@@ -1,0 +1,93 @@
+"""The book builds offline from committed results, and a real browser draws every figure.
+
+The build runs in a network namespace of its own (no route anywhere but loopback, which the
+notebook kernels need); the browser test opens the built pages from disk in headless Chromium,
+counts the plotly traces drawn, and fails on any console error or any request that leaves the
+local files.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+JUPYTER_BOOK = Path(sys.executable).parent / "jupyter-book"
+
+
+def offline(command: list[str]) -> list[str]:
+    """`command` in a fresh network namespace with only loopback up, where unshare is allowed."""
+    if shutil.which("unshare") and subprocess.run(["unshare", "-rn", "true"]).returncode == 0:
+        script = 'ip link set lo up 2>/dev/null || true; exec "$@"'
+        return ["unshare", "-rn", "sh", "-c", script, "sh", *command]
+    pytest.skip("cannot make a network namespace here to prove the build is offline")
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    static = ROOT / "book" / "_static"
+    static.mkdir(exist_ok=True)
+    import plotly
+
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", static / "plotly.min.js")
+    committed = {p: p.read_bytes() for p in (ROOT / "data" / "results").rglob("*.*")}
+    build = subprocess.run(offline([str(JUPYTER_BOOK), "build", str(ROOT), "--path-output", str(out)]),
+                           capture_output=True, text=True, timeout=600)
+    log = build.stdout + build.stderr
+    assert build.returncode == 0, log[-3000:]
+    assert "Executing notebook failed" not in log, log[-3000:]
+    # building reads results and never re-executes a run's notebook (which could retrain)
+    assert {p: p.read_bytes() for p in committed} == committed
+    return out / "_build" / "html"
+
+
+def test_book_has_every_chapter(book):
+    for page in ("index", "book/method", "book/classic_control", "book/scorecard", "book/running"):
+        assert (book / f"{page}.html").exists(), page
+    # plotly.js is shipped once, not inside every page
+    assert (book / "_static" / "plotly.min.js").exists()
+    assert all(p.stat().st_size < 3_000_000 for p in book.rglob("*.html"))
+
+
+def test_scorecard_lists_every_claim(book):
+    from lthlib.scorecard import CLAIMS
+
+    html = (book / "book" / "scorecard.html").read_text()
+    for _, claim, _ in CLAIMS:
+        assert claim.replace("'", "&#39;").split(";")[0] in html, claim
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_every_figure_draws_in_a_real_browser_offline(book):
+    from playwright.sync_api import sync_playwright
+
+    figure_pages = [book / "book" / "classic_control.html", *sorted((book / "data" / "results").rglob("*.html"))]
+    assert len(figure_pages) >= 2
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ])
+        for path in [book / "index.html", book / "book" / "method.html", *figure_pages]:
+            page = browser.new_page()
+            errors, remote = [], []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: remote.append(r.url)
+                    if not r.url.startswith(("file://", "data:", "blob:", "about:")) else None)
+            page.goto(path.as_uri(), wait_until="load")
+            if path in figure_pages:
+                page.wait_for_selector(".plotly-graph-div .main-svg", timeout=20_000)
+                traces = page.eval_on_selector_all(".plotly-graph-div", "divs => divs.map(d => d.data.length)")
+                drawn = page.locator(".plotly-graph-div g.trace.scatter").count()
+                assert traces and min(traces) >= 1, path
+                assert drawn >= 3, (path, drawn)  # WT, RT and the dense line at least
+                assert page.locator(".plotly-graph-div .legend").count() >= 1
+            assert errors == [], (path, errors)
+            assert remote == [], (path, remote)
+            page.close()
+        browser.close()
