@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: set up .venv/, run the classic-control lottery (CartPole-v0, cpu preset, 3 seeds)
-# through papermill, and say where the executed notebook and the results are.
+# through papermill, say where the executed notebook and the results are, and build the book.
 set -euo pipefail
 cd "$(dirname "$0")"
 bash scripts/setup.sh
@@ -11,3 +11,6 @@ mkdir -p "$(dirname "$out")"
 echo
 echo "executed notebook: $out"
 echo "results:           data/runs/classic_control/${ENV_ID}/ (load with lthlib.load_results)"
+echo
+echo "building the book from the committed results in data/results/ ..."
+bash scripts/build_book.sh
