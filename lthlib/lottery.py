@@ -84,15 +84,17 @@ def derived_seed(seed: int, level: int, purpose: str) -> int:
 def run_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any]:
     """Everything that changes a ticket's result; its hash names the run directory.
 
-    `levels` is left out on purpose: asking for more levels extends the same run.
+    `levels` is left out on purpose: asking for more levels extends the same run. So are config
+    fields declared with `field(metadata={"hash": False})`, such as where the data lives.
     """
+    values = dataclasses.asdict(config)
     return {
         "family": family.name,
         "task": config.task,
         "variant": lottery.variant,
         "pruning_rate": lottery.pruning_rate,
         "exclude": list(lottery.exclude),
-        "config": dataclasses.asdict(config),
+        "config": {f.name: values[f.name] for f in dataclasses.fields(config) if f.metadata.get("hash", True)},
     }
 
 

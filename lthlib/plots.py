@@ -147,3 +147,35 @@ def explorer_figure(df: pd.DataFrame, y_titles: dict[str, str] | None = None) ->
         legend=dict(y=1.02, x=0.55),
     )
     return fig
+
+
+VARIANT_COLORS = {"iterative-late": "#1f5fbf", "iterative-reset": "#2ca02c", "oneshot-late": "#9467bd",
+                  "oneshot-reset": "#ff7f0e"}
+
+
+def variants_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str | None = None) -> go.Figure:
+    """Several variants of one task in one figure: a color per variant, WT solid, RT dashed."""
+    fig = go.Figure()
+    dense = summarize(df[df.ticket == "dense"], metric)
+    levels = sorted(df.level.unique())
+    fraction_at = df.groupby("level").fraction_pruned.mean()
+    if len(dense):
+        fig.add_trace(go.Scatter(x=levels, y=[dense["mean"].mean()] * len(levels), mode="lines",
+                                 name=NAMES["dense"], line=dict(color=COLORS["dense"], dash="dash")))
+    for variant in sorted(df.variant.unique(), key=list(VARIANT_COLORS).index):
+        stats = summarize(df[df.variant == variant], metric)
+        for ticket, dash in (("winning", "solid"), ("random", "dot")):
+            s = stats[stats.ticket == ticket]
+            fig.add_trace(go.Scatter(
+                x=s.level, y=s["mean"], mode="lines+markers", name=f"{variant} {NAMES[ticket]}",
+                line=dict(color=VARIANT_COLORS.get(variant), dash=dash), marker=dict(size=4),
+                error_y=dict(type="data", array=s["std"], visible=True, thickness=1),
+                hovertemplate=f"{variant} {NAMES[ticket]}<br>level %{{x}}: {metric} %{{y:.4g}}<extra></extra>",
+            ))
+    fig.update_layout(
+        title=title, template="plotly_white",
+        xaxis=dict(title="fraction of weights pruned (%)", tickmode="array", tickvals=levels,
+                   ticktext=[f"{100 * fraction_at[lv]:.1f}" for lv in levels], tickangle=-60),
+        yaxis=dict(title=y_title or metric), margin=dict(l=60, r=20, t=60, b=60),
+    )
+    return fig

@@ -1,0 +1,236 @@
+"""LSTM language model on word-level WikiText-2, the paper's NLP recurrent family.
+
+Reads top to bottom: presets -> data -> model -> trainer -> the family object.
+
+The paper fixes: embeddings 650, a 2-layer LSTM with hidden size 650, dropout 0.5 between the
+layers, truncated BPTT 50, batch 30, Adam lr 1e-3, betas (0.9, 0.999), eps 1e-3; 10 epochs per
+ticket; the metric is the test log perplexity (the mean token negative log-likelihood, in nats);
+late rewinding to the weights after epoch 1. It leaves open, and we choose: untied input and
+output embeddings, PyTorch word_language_model's initialisation (embedding and decoder weights
+U(-0.1, 0.1), decoder bias 0), gradient-norm clip 0.25, evaluation batch 10.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from lthlib.masked import MaskedTraining
+from lthlib.masks import Mask
+from lthlib.paths import resolve
+
+PRESETS = ("smoke", "cpu", "paper")
+DATA_ENV_VAR = "LTH_WIKITEXT2_DIR"
+DEFAULT_DATA_DIR = "data/wikitext-2"
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class LSTMConfig:
+    embedding_size: int = 650
+    hidden_size: int = 650
+    layers: int = 2
+    dropout: float = 0.5  # between the LSTM layers
+    bptt: int = 50
+    batch_size: int = 30
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-3
+    epochs: int = 10
+    max_grad_norm: float = 0.25  # our choice (paper silent)
+    rewind_epochs: int = 1
+    train_tokens: int | None = None  # use only the first N training tokens (None: all 2,088,628)
+    eval_tokens: int | None = None  # evaluate on the first N valid/test tokens (None: all)
+    eval_batch_size: int = 10
+    data_dir: str = field(default="", metadata={"hash": False})  # "" -> $LTH_WIKITEXT2_DIR or data/wikitext-2
+    device: str = field(default="cpu", metadata={"hash": False})
+
+    @property
+    def task(self) -> str:
+        return "WikiText-2"
+
+
+# What `cpu` shrinks so that one seed's curve fits in about two hours on 2 cores.
+_CPU = {"embedding_size": 200, "hidden_size": 200, "epochs": 3, "train_tokens": 300_000,
+        "eval_tokens": 40_000}
+_SMOKE = {"embedding_size": 16, "hidden_size": 16, "epochs": 2, "bptt": 10, "batch_size": 4,
+          "train_tokens": 2_000, "eval_tokens": 500}
+
+
+def config(preset: str = "cpu", **overrides) -> LSTMConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    fields = {"smoke": _SMOKE, "cpu": _CPU, "paper": {}}[preset] | overrides
+    names = {f.name for f in dataclasses.fields(LSTMConfig)}
+    unknown = set(fields) - names
+    if unknown:
+        raise ValueError(f"unknown config fields {sorted(unknown)}; valid: {sorted(names)}")
+    if "betas" in fields:
+        fields["betas"] = tuple(fields["betas"])
+    cfg = LSTMConfig(**fields)
+    for name in ("embedding_size", "hidden_size", "layers", "bptt", "batch_size", "epochs"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)!r}")
+    if not 0 <= cfg.dropout < 1:
+        raise ValueError(f"dropout must lie in [0, 1), got {cfg.dropout!r}")
+    data_dir(cfg)  # a missing dataset is an error before any training
+    return cfg
+
+
+# --- data ----------------------------------------------------------------------------------------
+
+def data_dir(cfg: LSTMConfig) -> Path:
+    """The WikiText-2 directory: cfg.data_dir, else $LTH_WIKITEXT2_DIR, else data/wikitext-2/."""
+    path = resolve(cfg.data_dir or os.environ.get(DATA_ENV_VAR) or DEFAULT_DATA_DIR)
+    missing = [f"{s}.txt" for s in SPLITS if not (path / f"{s}.txt").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"WikiText-2 not found: {', '.join(missing)} missing in {path}. Put the word-level "
+            "train.txt, valid.txt and test.txt there (the copy PyTorch's word_language_model example "
+            "ships: github.com/pytorch/examples, word_language_model/data/wikitext-2/), or point "
+            f"the notebook's data_dir parameter or ${DATA_ENV_VAR} at a directory that has them."
+        )
+    return path
+
+
+def tokenize(path: Path) -> list[str]:
+    """Word-level tokens the way PyTorch's word_language_model reads them: split, then <eos> per line."""
+    with open(path, encoding="utf-8") as f:
+        return [token for line in f for token in line.split() + ["<eos>"]]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    vocab: dict[str, int]
+    train: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+
+
+@lru_cache(maxsize=2)
+def load_corpus(directory: Path) -> Corpus:
+    """Token ids of the three splits; the vocabulary is built from train, then valid, then test."""
+    tokens = {split: tokenize(directory / f"{split}.txt") for split in SPLITS}
+    vocab: dict[str, int] = {}
+    for split in SPLITS:
+        for token in tokens[split]:
+            vocab.setdefault(token, len(vocab))
+    ids = {split: torch.tensor([vocab[t] for t in tokens[split]], dtype=torch.long) for split in SPLITS}
+    return Corpus(vocab, ids["train"], ids["valid"], ids["test"])
+
+
+def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """(tokens,) -> (steps, batch) columns of contiguous text, dropping the remainder."""
+    steps = ids.numel() // batch_size
+    return ids[: steps * batch_size].view(batch_size, steps).t().contiguous()
+
+
+# --- model ---------------------------------------------------------------------------------------
+
+class LSTMLanguageModel(nn.Module):
+    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, layers: int, dropout: float):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_size)
+        self.lstm = nn.LSTM(embedding_size, hidden_size, layers, dropout=dropout if layers > 1 else 0.0)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+        nn.init.zeros_(self.decoder.bias)
+
+    def forward(self, tokens: torch.Tensor, state=None):
+        output, state = self.lstm(self.embedding(tokens), state)
+        return self.decoder(output), state
+
+
+def build_model(cfg: LSTMConfig, seed: int) -> LSTMLanguageModel:
+    vocab = load_corpus(data_dir(cfg)).vocab
+    torch.manual_seed(seed)
+    model = LSTMLanguageModel(len(vocab), cfg.embedding_size, cfg.hidden_size, cfg.layers, cfg.dropout)
+    return model.to(cfg.device)
+
+
+# --- training and evaluation ---------------------------------------------------------------------
+
+@torch.no_grad()
+def log_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, cfg: LSTMConfig) -> float:
+    """Mean next-token negative log-likelihood (nats) over `ids`: log perplexity."""
+    model.eval()
+    data = batchify(ids, cfg.eval_batch_size).to(cfg.device)
+    total_nll, count, state = 0.0, 0, None
+    for start in range(0, data.size(0) - 1, cfg.bptt):
+        inputs = data[start: start + cfg.bptt]
+        targets = data[start + 1: start + 1 + inputs.size(0)]
+        inputs = inputs[: targets.size(0)]
+        logits, state = model(inputs, state)
+        total_nll += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
+        count += targets.numel()
+    return total_nll / count
+
+
+def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewind_hook=None) -> dict:
+    """Adam on truncated-BPTT batches for cfg.epochs epochs; returns test (and valid) log perplexity."""
+    torch.manual_seed(seed)
+    corpus = load_corpus(data_dir(cfg))
+    train_ids = corpus.train[: cfg.train_tokens]
+    valid_ids, test_ids = corpus.valid[: cfg.eval_tokens], corpus.test[: cfg.eval_tokens]
+    data = batchify(train_ids, cfg.batch_size).to(cfg.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
+    masking = MaskedTraining(model, mask, optimizer)
+    history = {"train_loss": [], "valid_log_ppl": []}
+    tokens_trained = 0
+    for epoch in range(cfg.epochs):
+        model.train()
+        state, epoch_loss, batches = None, 0.0, 0
+        for start in tqdm(range(0, data.size(0) - 1, cfg.bptt), desc=f"epoch {epoch + 1}", leave=False,
+                          disable=None):
+            inputs = data[start: start + cfg.bptt]
+            targets = data[start + 1: start + 1 + inputs.size(0)]
+            inputs = inputs[: targets.size(0)]
+            if state is not None:  # truncated BPTT: carry the state, not its history
+                state = tuple(s.detach() for s in state)
+            logits, state = model(inputs, state)
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            epoch_loss, batches = epoch_loss + loss.item(), batches + 1
+            tokens_trained += targets.numel()
+        history["train_loss"].append(epoch_loss / batches)
+        history["valid_log_ppl"].append(log_perplexity(model, valid_ids, cfg))
+        if rewind_hook is not None and epoch + 1 == cfg.rewind_epochs:
+            rewind_hook(model)
+    masking.remove()
+    test = log_perplexity(model, test_ids, cfg)
+    return {
+        "metrics": {"test_log_ppl": test, "test_ppl": math.exp(test), "valid_log_ppl": history["valid_log_ppl"][-1]},
+        "history": history,
+        "stats": {"tokens_trained": tokens_trained},
+    }
+
+
+class LSTMLanguageModelling:
+    name = "lstm_lm"
+    metric = "test_log_ppl"
+    higher_is_better = False
+
+    @staticmethod
+    def config(task: str = "WikiText-2", preset: str = "cpu", **overrides) -> LSTMConfig:
+        if task != "WikiText-2":
+            raise ValueError(f"unknown task {task!r}; this family runs WikiText-2")
+        return config(preset, **overrides)
+
+    build_model = staticmethod(build_model)
+    train = staticmethod(train)
+
+
+FAMILY = LSTMLanguageModelling()

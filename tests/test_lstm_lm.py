@@ -1,0 +1,116 @@
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from lthlib import Lottery, Mask, MaskedTraining, load_results, prune_global, run_lottery
+from lthlib.families import lstm_lm as L
+
+SHARED = Path(__file__).parents[2] / "shared" / "data" / "wikitext-2"
+needs_data = pytest.mark.skipif(not (SHARED / "train.txt").exists(), reason=f"WikiText-2 not at {SHARED}")
+
+
+@pytest.fixture(autouse=True)
+def shared_data(monkeypatch):
+    monkeypatch.setenv(L.DATA_ENV_VAR, str(SHARED))
+
+
+@needs_data
+def test_corpus_matches_the_published_counts():
+    corpus = L.load_corpus(L.data_dir(L.config("smoke")))
+    assert len(corpus.vocab) == 33_278
+    assert corpus.train.numel() == 2_088_628
+    assert (corpus.valid.numel(), corpus.test.numel()) == (217_646, 245_569)
+
+
+@needs_data
+def test_a_small_real_slice_trains_and_its_loss_falls():
+    cfg = L.config("smoke", epochs=3, train_tokens=6_000, hidden_size=32, embedding_size=32, lr=3e-3)
+    model = L.build_model(cfg, seed=0)
+    captured = []
+    result = L.train(model, Mask.ones(model), cfg, seed=0, rewind_hook=lambda m: captured.append(1))
+    losses = result["history"]["train_loss"]
+    assert losses[-1] < losses[0] - 1.0  # from ~ln(33278) = 10.4 down
+    assert result["metrics"]["test_log_ppl"] < math.log(33_278)
+    assert result["metrics"]["test_ppl"] == pytest.approx(math.exp(result["metrics"]["test_log_ppl"]))
+    assert captured == [1]
+
+
+def test_log_perplexity_is_the_mean_token_nll():
+    model = L.LSTMLanguageModel(vocab_size=4, embedding_size=3, hidden_size=3, layers=2, dropout=0.5)
+    probabilities = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    with torch.no_grad():  # the output ignores the input: logits = log p
+        model.decoder.weight.zero_()
+        model.decoder.bias.copy_(probabilities.log())
+    ids = torch.tensor([0, 1, 3, 3, 2, 0])
+    cfg = L.LSTMConfig(eval_batch_size=1, bptt=2)
+    # targets are the 5 next tokens 1, 3, 3, 2, 0
+    expected = -(math.log(0.2) + 2 * math.log(0.4) + math.log(0.3) + math.log(0.1)) / 5
+    assert L.log_perplexity(model, ids, cfg) == pytest.approx(expected, rel=1e-6)
+    assert math.exp(expected) == pytest.approx(1 / (0.2 * 0.4 * 0.4 * 0.3 * 0.1) ** (1 / 5))
+
+
+def test_global_pruning_covers_lstm_weights_and_biases_and_they_stay_zero(tmp_path):
+    torch.manual_seed(0)
+    model = L.LSTMLanguageModel(vocab_size=50, embedding_size=16, hidden_size=24, layers=2, dropout=0.5)
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.7)
+    names = set(mask)
+    assert {"embedding.weight", "decoder.weight", "decoder.bias"} <= names
+    assert {f"lstm.{kind}_l{layer}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            for layer in (0, 1)} <= names
+    assert all(0 < f < 1 for name, f in mask.layer_fractions_pruned().items() if name.startswith("lstm.weight"))
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2, eps=1e-3)
+    MaskedTraining(model, mask, optimizer)
+    tokens = torch.randint(0, 50, (20, 4))
+    for _ in range(100):
+        logits, _ = model(tokens[:-1])
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens[1:].flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    # the weights nn.LSTM actually computes with are the masked ones
+    for weight, name in zip(model.lstm._flat_weights, model.lstm._flat_weights_names):
+        assert (weight[~mask[f"lstm.{name}"]] == 0).all(), name
+    torch.save(model.state_dict(), tmp_path / "w.pt")
+    fresh = L.LSTMLanguageModel(vocab_size=50, embedding_size=16, hidden_size=24, layers=2, dropout=0.5)
+    fresh.load_state_dict(torch.load(tmp_path / "w.pt", weights_only=True))
+    for name, m in mask.items():
+        assert (dict(fresh.named_parameters())[name][~m] == 0).all(), name
+    fresh.eval(), model.eval()
+    assert torch.equal(fresh(tokens)[0], model(tokens)[0])
+
+
+@needs_data
+def test_lottery_loop_runs_the_lstm(tmp_path):
+    cfg = L.config("smoke")
+    root = run_lottery(L.FAMILY, cfg, Lottery(levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
+    df = load_results(root)
+    assert set(df.metric) == {"test_log_ppl", "test_ppl", "valid_log_ppl"}
+    assert set(df.ticket) == {"dense", "winning", "random"}
+
+
+def test_missing_data_gives_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv(L.DATA_ENV_VAR, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="train.txt, valid.txt, test.txt missing.*word_language_model"):
+        L.config("cpu")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"preset": "tiny"}, "unknown preset"),
+    ({"hidden_size": 0}, "hidden_size must be a positive integer"),
+    ({"dropout": 1.5}, "dropout"),
+    ({"bptt_len": 5}, "unknown config fields"),
+])
+def test_bad_parameters_give_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        L.config(**kwargs)
+
+
+def test_data_dir_is_not_part_of_the_run_hash():
+    from lthlib.lottery import run_settings
+
+    a = run_settings(L.FAMILY, L.LSTMConfig(data_dir="/a"), Lottery())
+    b = run_settings(L.FAMILY, L.LSTMConfig(data_dir="/b"), Lottery())
+    assert a == b and "data_dir" not in a["config"]
