@@ -90,6 +90,17 @@ def load_results(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
+def variant_runs(root: str | Path) -> list[Path]:
+    """`root` and the runs beside it with the same settings but another variant (for one figure)."""
+    root = Path(root)
+    mine = read_json(root / "settings.json")
+    same = lambda other: {**other, "variant": mine["variant"]} == mine  # noqa: E731
+    return [root] + [
+        path.parent for path in sorted(root.parent.glob("*/settings.json"))
+        if path.parent != root and same(read_json(path))
+    ]
+
+
 def load_layer_sparsity(root: str | Path) -> pd.DataFrame:
     """Fraction pruned per layer of every winning ticket: family, task, variant, seed, level, layer, fraction_pruned."""
     rows = [

@@ -25,7 +25,7 @@
 
 # %% tags=["parameters"]
 preset: str = "cpu"  # smoke (seconds, tests) | cpu (one seed in ~2 h on 2 cores; see the printed differences) | paper (650 units, 10 epochs)
-variants: list = ["iterative-late"]  # run and plot these: iterative-late | iterative-reset | oneshot-late | oneshot-reset (the paper's figure: iterative-late, iterative-reset, oneshot-reset)
+variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-late | oneshot-reset; finished runs of the other variants with the same settings join the variants figure
 seeds: list = [0]  # independent pruning processes (the paper: 3)
 levels: int = 10  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned (the paper: 20)
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
@@ -44,10 +44,11 @@ from lthlib.families import lstm_lm
 from lthlib.lottery import check_seeds
 from lthlib.paths import resolve
 from lthlib.plots import pruning_curve, show, summarize, variants_curve
+from lthlib.store import variant_runs
 
 # Every parameter is checked here, before any training starts.
 config = lstm_lm.config(preset, data_dir=data_dir, device=device, **overrides)
-lotteries = [Lottery(variant=v, pruning_rate=pruning_rate, levels=levels) for v in variants]
+lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels)
 seeds = check_seeds(seeds)
 paper = lstm_lm.config("paper", data_dir=data_dir, device=device)
 changed = {k: (v, getattr(paper, k)) for k, v in dataclasses.asdict(config).items() if getattr(paper, k) != v}
@@ -60,13 +61,10 @@ print("differences from the paper preset (ours, paper):", changed or "none")
 # Finished tickets are found on disk and skipped, so rerunning after an interruption continues.
 
 # %%
-roots = []
-for lottery in lotteries:
-    root = run_lottery(lstm_lm.FAMILY, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
-    print("run directory:", root)
-    if publish_to:
-        print("summary:", publish(root, resolve(publish_to)).relative_to(resolve(".")))
-    roots.append(root)
+root = run_lottery(lstm_lm.FAMILY, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
+print("run directory:", root)
+if publish_to:
+    print("summary:", publish(root, resolve(publish_to)).relative_to(resolve(".")))
 
 # %% [markdown]
 # ## Pruning curves
@@ -74,13 +72,21 @@ for lottery in lotteries:
 # %%
 import pandas as pd
 
-results = pd.concat([load_results(root) for root in roots])
+results = load_results(root)
 results = results[results.seed.isin(seeds) & (results.level <= levels)]
-for variant in variants:
-    show(pruning_curve(results[results.variant == variant], "test_log_ppl", title=f"WikiText-2 · {variant}",
-                       y_title="test log perplexity (lower is better)"))
-if len(variants) > 1:
-    show(variants_curve(results, "test_log_ppl", title="WikiText-2 · variants", y_title="test log perplexity"))
+show(pruning_curve(results, "test_log_ppl", title=f"WikiText-2 · {variant}",
+                   y_title="test log perplexity (lower is better)"))
+
+# %% [markdown]
+# ## Variants in one figure
+# The runs of the other variants with the same settings, where they exist (run this notebook with
+# `-p variant iterative-reset` and `-p variant oneshot-reset` to complete the paper's figure).
+
+# %%
+all_variants = pd.concat([load_results(r) for r in variant_runs(root)])
+all_variants = all_variants[all_variants.seed.isin(seeds) & (all_variants.level <= levels)]
+show(variants_curve(all_variants, "test_log_ppl", title="WikiText-2 · variants",
+                    y_title="test log perplexity (lower is better)"))
 
 # %% [markdown]
 # ## Winning vs random ticket, level by level (test perplexity)

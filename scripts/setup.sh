@@ -11,7 +11,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch first, pinned, so nothing pulls a multi-GB CUDA build where a CPU wheel is at hand.
   .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -e ".[dev,cluster]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

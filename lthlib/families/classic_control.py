@@ -233,6 +233,11 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
     }
 
 
+def ticket_cost(config: dict) -> float:
+    """A compute proxy for one ticket, to scale measured times between presets: episodes trained."""
+    return config["epochs"] * config["episodes_per_epoch"]
+
+
 class ClassicControl:
     """The family object the lottery loop drives."""
 

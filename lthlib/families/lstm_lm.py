@@ -218,6 +218,13 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
     }
 
 
+def ticket_cost(config: dict, vocab_size: int = 33_278, train_size: int = 2_088_628) -> float:
+    """A compute proxy for one ticket, to scale measured times between presets: tokens x multiply-adds."""
+    e, h = config["embedding_size"], config["hidden_size"]
+    per_token = h * vocab_size + 4 * h * (e + h) + 4 * h * 2 * h * (config["layers"] - 1)
+    return config["epochs"] * (config["train_tokens"] or train_size) * per_token
+
+
 class LSTMLanguageModelling:
     name = "lstm_lm"
     metric = "test_log_ppl"

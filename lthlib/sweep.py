@@ -1,0 +1,231 @@
+"""Sweeps on Ray: every (task, seed, variant) of a grid is one Ray task running the family's notebook.
+
+Each task executes the notebook with papermill for one seed, writing into the same run directories
+a single run would use, so `load_results()` sees the whole grid with no merge step, and the executed
+notebook lands next to its results (`<run root>/seed_<s>/notebook.ipynb`). Finished runs are
+skipped; a killed sweep resumes (each run resumes at its last unfinished ticket); a failing task is
+retried a bounded number of times, then reported, while the others go on.
+
+Ray is the optional `cluster` extra: the library and the notebooks never need it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from lthlib.lottery import Lottery, _tickets_done, check_seeds, run_root
+from lthlib.paths import resolve
+from lthlib.store import load_results
+
+
+@dataclass(frozen=True)
+class FamilyNotebook:
+    """How to run one family's notebook for one (task, seed, variant)."""
+
+    module: str  # e.g. "lthlib.families.classic_control"
+    notebook: str  # path from the repository root
+    task_parameter: str | None  # the notebook parameter naming the task (None: the family has one task)
+    default_tasks: tuple[str, ...]
+
+    def family(self):
+        return importlib.import_module(self.module).FAMILY
+
+
+FAMILIES = {
+    "classic_control": FamilyNotebook("lthlib.families.classic_control", "notebooks/classic_control.ipynb",
+                                      "env", ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")),
+    "lstm_lm": FamilyNotebook("lthlib.families.lstm_lm", "notebooks/lstm_wikitext2.ipynb", None, ("WikiText-2",)),
+}
+
+
+@dataclass
+class SweepTask:
+    family: str
+    task: str
+    seed: int
+    variant: str
+    parameters: dict[str, Any]  # every notebook parameter of this task
+    root: Path | None = None  # the run directory; None when the parameters are invalid
+    error: str = ""
+    status: str = "pending"
+    wall_time_s: float = 0.0
+    attempts: int = 0
+    notebook: Path | None = field(default=None)
+
+
+def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",), preset: str = "cpu",
+         runs_dir: str | Path = "data/runs", levels: int = 20, **parameters: Any) -> list[SweepTask]:
+    """The grid, one SweepTask per (task, seed, variant), with its run directory.
+
+    A task whose parameters are invalid is kept, with its error, so the sweep reports it as failed
+    instead of refusing the whole grid.
+    """
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; choose one of {sorted(FAMILIES)}")
+    spec, seeds = FAMILIES[family], check_seeds(seeds)
+    runs_dir = resolve(runs_dir)
+    grid = []
+    for task in tasks or spec.default_tasks:
+        for variant in variants:
+            for seed in seeds:
+                notebook_parameters = {"preset": preset, "seeds": [seed], "variant": variant, "levels": levels,
+                                       "runs_dir": str(runs_dir), "workers": 1, **parameters}
+                if spec.task_parameter:
+                    notebook_parameters[spec.task_parameter] = task
+                item = SweepTask(family, task, seed, variant, notebook_parameters)
+                try:
+                    fam = spec.family()
+                    overrides = dict(parameters.get("overrides", {}))
+                    for key in ("device", "data_dir"):
+                        if key in parameters:
+                            overrides[key] = parameters[key]
+                    config = fam.config(task, preset, **overrides)
+                    lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels)
+                    item.root = run_root(runs_dir, fam, config, lottery)
+                    item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
+                except (ValueError, FileNotFoundError) as e:
+                    item.error, item.status = str(e), "failed"
+                grid.append(item)
+    return grid
+
+
+def is_finished(item: SweepTask) -> bool:
+    levels = item.parameters["levels"]
+    return item.root is not None and _tickets_done(item.root, [item.seed], levels) == 1 + 2 * levels
+
+
+def _execute(notebook: str, out: str, parameters: dict) -> float:
+    """One Ray task: run the notebook with papermill; returns its wall time."""
+    import papermill
+
+    start = time.perf_counter()
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(notebook, out, parameters=parameters, progress_bar=False,
+                               cwd=str(resolve(".")), kernel_name="python3")
+    return time.perf_counter() - start
+
+
+def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: float = 1,
+              gpus_per_task: float = 0, max_retries: int = 2, workers: int | None = None,
+              progress: bool = True) -> pd.DataFrame:
+    """Run every unfinished task of `grid` on Ray; returns the summary table (also printed as tasks end)."""
+    import ray
+
+    pending = []
+    for item in grid:
+        if item.status == "failed":
+            continue
+        if is_finished(item):
+            item.status = "skipped (finished)"
+        else:
+            pending.append(item)
+
+    bar = tqdm(total=len(grid), desc="sweep", unit="task", disable=not progress)
+    for item in grid:
+        if item.status != "pending":
+            bar.update(1)
+            bar.write(_line(item))
+    if pending:
+        init = {"address": address} if address else {"num_cpus": workers * cpus_per_task if workers else None}
+        ray.init(**init, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONUNBUFFERED": "1"}})
+        execute = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries,
+                             retry_exceptions=True)(_execute)
+        notebooks = {item.family: str(resolve(FAMILIES[item.family].notebook)) for item in pending}
+        futures = {execute.remote(notebooks[item.family], str(item.notebook), item.parameters): item
+                   for item in pending}
+        for item in pending:
+            item.status = "running"
+        remaining = list(futures)
+        while remaining:
+            done, remaining = ray.wait(remaining, num_returns=1)
+            item = futures[done[0]]
+            try:
+                item.wall_time_s = ray.get(done[0])
+                item.status = "finished"
+            except Exception as e:  # a task that failed every retry: report it, the others go on
+                item.status, item.error = "failed", _short(e)
+            item.attempts = 1 + max_retries if item.status == "failed" else item.attempts
+            bar.update(1)
+            bar.write(_line(item))
+    bar.close()
+    return summary(grid)
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    lines = [line for line in text if "Error" in line] or text
+    return lines[-1][:300] if lines else type(error).__name__
+
+
+def _line(item: SweepTask) -> str:
+    where = f" -> {item.notebook}" if item.notebook else ""
+    why = f": {item.error}" if item.error else ""
+    return f"{item.status:>18}  {item.family} {item.task} seed {item.seed} {item.variant} ({item.wall_time_s:.0f}s){why}{where}"
+
+
+def summary(grid: list[SweepTask]) -> pd.DataFrame:
+    return pd.DataFrame([
+        {"family": i.family, "task": i.task, "seed": i.seed, "variant": i.variant, "status": i.status,
+         "wall_time_s": round(i.wall_time_s, 1), "notebook": str(i.notebook or ""), "error": i.error}
+        for i in grid
+    ])
+
+
+# --- planning: what a grid costs ------------------------------------------------------------------
+
+def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") -> pd.DataFrame:
+    """Tickets and CPU core-hours per (family, task, preset), from measured ticket wall times.
+
+    The committed runs under `measured_from` give seconds per ticket at their preset; another
+    preset's ticket is scaled by the family's `ticket_cost` (a compute proxy: episodes for classic
+    control, tokens x multiply-adds per token for the LSTM). GPU time is not measured here.
+    """
+    from lthlib.store import _finished_tickets
+
+    measured: dict[tuple[str, str], tuple[list[float], dict]] = {}
+    for settings, record in _finished_tickets(resolve(measured_from)):
+        times, _ = measured.setdefault((settings["family"], settings["task"]), ([], settings["config"]))
+        times.append(record["wall_time_s"])
+    tickets: dict[tuple[str, str, str], int] = {}
+    for item in grid:
+        if item.status != "failed":
+            key = (item.family, item.task, item.parameters["preset"])
+            tickets[key] = tickets.get(key, 0) + 1 + 2 * item.parameters["levels"]
+    rows = []
+    for (family, task, preset), count in tickets.items():
+        module = importlib.import_module(FAMILIES[family].module)
+        times, measured_config = measured.get((family, task), ([], None))
+        row = {"family": family, "task": task, "preset": preset, "tickets": count,
+               "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
+        if times:
+            target = dataclasses.asdict(module.FAMILY.config(task, preset))
+            scale = module.ticket_cost(target) / module.ticket_cost(measured_config)
+            seconds = sum(times) / len(times)
+            row.update({"measured s/ticket": round(seconds, 1), "cost vs measured": round(scale, 2),
+                        "estimated CPU core-hours": round(count * seconds * scale / 3600, 1)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def describe(grid: list[SweepTask]) -> str:
+    tasks = len(grid)
+    tickets = sum(1 + 2 * i.parameters["levels"] for i in grid)
+    invalid = [i for i in grid if i.status == "failed"]
+    lines = [f"{tasks} tasks (task x seed x variant), {tickets} tickets"]
+    lines += [f"  invalid: {i.task} seed {i.seed} {i.variant}: {i.error}" for i in invalid]
+    return "\n".join(lines)
+
+
+def results(grid: list[SweepTask]) -> pd.DataFrame:
+    """Everything the grid's run directories hold, as one tidy table."""
+    roots = sorted({i.root for i in grid if i.root is not None and i.root.exists()})
+    return pd.concat([load_results(r) for r in roots]) if roots else load_results(Path("/nonexistent"))

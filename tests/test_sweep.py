@@ -1,0 +1,46 @@
+"""A real local Ray sweep of the smoke preset (Ray is the optional `cluster` extra)."""
+
+import pytest
+
+from lthlib import load_results
+from lthlib.cli import main as lth
+
+ray = pytest.importorskip("ray")
+from lthlib import sweep  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    yield
+    ray.shutdown()
+
+
+def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_path):
+    runs = tmp_path / "runs"
+    grid = sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1], preset="smoke",
+                      runs_dir=runs, levels=1)
+    bad_at_plan = sweep.plan("classic_control", ["NoSuchEnv-v0"], seeds=[0], preset="smoke", runs_dir=runs, levels=1)
+    bad_at_run = sweep.plan("classic_control", ["CartPole-v0"], seeds=[5], preset="smoke", runs_dir=runs,
+                            levels=1, workers=0)  # accepted by the plan, refused by the notebook
+    table = sweep.run_sweep(grid + bad_at_plan + bad_at_run, workers=2, max_retries=1, progress=False)
+
+    assert table.status.tolist() == ["finished"] * 4 + ["failed", "failed"]
+    assert "unknown env" in table.error.iloc[4]
+    assert "workers must be a positive integer" in table.error.iloc[5]
+    df = load_results(runs)
+    assert len(df) == 4 * 3  # 2 envs x 2 seeds x (dense + WT + RT at level 1)
+    assert sorted(df.task.unique()) == ["Acrobot-v1", "CartPole-v0"]
+    for item in grid:  # each executed notebook sits next to its results
+        assert item.notebook.exists() and item.notebook.parent == item.root / f"seed_{item.seed}"
+
+    again = sweep.run_sweep(sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1],
+                                       preset="smoke", runs_dir=runs, levels=1), progress=False)
+    assert (again.status == "skipped (finished)").all()
+
+
+def test_dry_run_prints_the_grid_and_runs_nothing(tmp_path, capsys):
+    assert lth(["sweep", "--family", "classic_control", "--tasks", "CartPole-v0", "--seeds", "0,1,2",
+                "--preset", "paper", "--runs-dir", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "3 tasks (task x seed x variant), 123 tickets" in out
+    assert "CartPole-v0" in out and not any(tmp_path.iterdir())
