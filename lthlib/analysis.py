@@ -9,13 +9,13 @@ from lthlib.plots import summarize
 
 
 def wt_vs_rt(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
-    """Per (task, variant, level): WT and RT mean ± std, and whether the WT wins clearly.
+    """Per (task, run, level): WT and RT mean ± std, and whether the WT wins clearly.
 
     "Clearly" means the gap in means exceeds both standard deviations across seeds and 5% of the
     dense net's |metric|, so that two tickets that both failed to learn do not count as a win.
     """
     rows = []
-    for (task, variant), group in df.groupby(["task", "variant"]):
+    for (task, variant, run), group in df.groupby(["task", "variant", "run"]):
         stats = summarize(group, metric)
         wt = stats[stats.ticket == "winning"].set_index("level")
         rt = stats[stats.ticket == "random"].set_index("level")
@@ -26,7 +26,7 @@ def wt_vs_rt(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd
             gap = wt.at[level, "mean"] - rt.at[level, "mean"]
             gap = gap if higher_is_better else -gap
             rows.append({
-                "task": task, "variant": variant, "level": level,
+                "task": task, "variant": variant, "run": run, "level": level,
                 "fraction_pruned": wt.at[level, "fraction_pruned"],
                 "wt_mean": wt.at[level, "mean"], "wt_std": wt.at[level, "std"],
                 "rt_mean": rt.at[level, "mean"], "rt_std": rt.at[level, "std"],
@@ -35,9 +35,17 @@ def wt_vs_rt(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd
                 "wt_better": bool(gap > max(wt.at[level, "std"], rt.at[level, "std"], min_gap)),
             })
     return pd.DataFrame(rows, columns=[
-        "task", "variant", "level", "fraction_pruned", "wt_mean", "wt_std", "rt_mean", "rt_std",
+        "task", "variant", "run", "level", "fraction_pruned", "wt_mean", "wt_std", "rt_mean", "rt_std",
         "dense_mean", "seeds", "wt_better",
     ])
+
+
+def main_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the largest run (most tickets) of each (family, task, variant): e.g. the cpu
+    preset's run rather than a smoke sweep published beside it."""
+    size = df.groupby(["family", "task", "variant", "run"]).size().rename("n").reset_index()
+    biggest = size.sort_values("n", ascending=False).drop_duplicates(["family", "task", "variant"])
+    return df[df.run.isin(biggest.run)]
 
 
 def describe_levels(levels) -> str:
@@ -52,16 +60,16 @@ def describe_levels(levels) -> str:
 
 
 def wt_wins_summary(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
-    """Per (task, variant): the levels and the highest fraction pruned at which the WT clearly wins."""
+    """Per (task, run): the levels and the highest fraction pruned at which the WT clearly wins."""
     table = wt_vs_rt(df, metric, higher_is_better)
     rows = []
-    for (task, variant), group in table.groupby(["task", "variant"]):
+    for (task, variant, run), group in table.groupby(["task", "variant", "run"]):
         wins = group[group.wt_better]
         rows.append({
-            "task": task, "variant": variant, "seeds": int(group.seeds.min()),
+            "task": task, "variant": variant, "run": run, "seeds": int(group.seeds.min()),
             "levels": int(group.level.max()), "dense": round(group.dense_mean.iloc[0], 2),
             "WT clearly beats RT at levels": describe_levels(wins.level),
             "up to fraction pruned": round(wins.fraction_pruned.max(), 3) if len(wins) else None,
         })
-    return pd.DataFrame(rows, columns=["task", "variant", "seeds", "levels", "dense",
+    return pd.DataFrame(rows, columns=["task", "variant", "run", "seeds", "levels", "dense",
                                        "WT clearly beats RT at levels", "up to fraction pruned"])

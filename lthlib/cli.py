@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpus-per-task", type=float, default=1)
     p.add_argument("--gpus-per-task", type=float, default=0)
     p.add_argument("--max-retries", type=int, default=2)
+    p.add_argument("--publish-to", default=None, help="write each run's summary here for the book, e.g. data/results")
     p.add_argument("--dry-run", action="store_true", help="print the grid and its estimated cost; run nothing")
     args = parser.parse_args(argv)
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     table = sweep.run_sweep(grid, address=args.address, cpus_per_task=args.cpus_per_task,
                             gpus_per_task=args.gpus_per_task, max_retries=args.max_retries,
-                            workers=args.workers)
+                            workers=args.workers, publish_to=args.publish_to)
     print(table.drop(columns="error").to_string(index=False))
     return 0 if (table.status != "failed").all() else 1
 

@@ -9,10 +9,10 @@ from lthlib.plots import pruning_curve, show
 
 
 def explorer(df: pd.DataFrame) -> widgets.Widget:
-    """Dropdowns for family, task, variant and metric, toggles for WT / RT / dense, and the curve."""
+    """Dropdowns for family, task, run (variant-hash) and metric, toggles for WT / RT / dense, and the curve."""
     family = widgets.Dropdown(options=sorted(df.family.unique()), description="family")
     task = widgets.Dropdown(description="task")
-    variant = widgets.Dropdown(description="variant")
+    variant = widgets.Dropdown(description="run")
     metric = widgets.Dropdown(description="metric")
     tickets = {t: widgets.ToggleButton(value=True, description=t) for t in ("winning", "random", "dense")}
     out = widgets.Output()
@@ -25,11 +25,11 @@ def explorer(df: pd.DataFrame) -> widgets.Widget:
 
     def update_choices(*_):
         task.options = options("task", family=family.value)
-        variant.options = options("variant", family=family.value, task=task.value)
-        metric.options = options("metric", family=family.value, task=task.value, variant=variant.value)
+        variant.options = options("run", family=family.value, task=task.value)
+        metric.options = options("metric", family=family.value, task=task.value, run=variant.value)
 
     def draw(*_):
-        chosen = df[(df.family == family.value) & (df.task == task.value) & (df.variant == variant.value)
+        chosen = df[(df.family == family.value) & (df.task == task.value) & (df.run == variant.value)
                     & df.ticket.isin([t for t, button in tickets.items() if button.value])]
         out.clear_output(wait=True)
         with out:

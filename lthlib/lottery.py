@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from lthlib.family import Family
 from lthlib.masks import Mask
 from lthlib.pruning import check_pruning_rate, fraction_pruned_at, prune_global
-from lthlib.store import atomic_torch_save, atomic_write_json, settings_hash
+from lthlib.store import atomic_torch_save, atomic_write_json, run_name
 
 # variant -> (iterative pruning?, late rewinding?)
 VARIANTS = {
@@ -99,9 +99,8 @@ def run_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any
 
 
 def run_root(runs_dir: str | Path, family: Family, config: Any, lottery: Lottery) -> Path:
-    settings = run_settings(family, config, lottery)
     task_dir = config.task.replace("/", "_")
-    return Path(runs_dir) / family.name / task_dir / f"{lottery.variant}-{settings_hash(settings)}"
+    return Path(runs_dir) / family.name / task_dir / run_name(run_settings(family, config, lottery))
 
 
 def level_dir(root: Path, seed: int, level: int) -> Path:

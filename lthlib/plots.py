@@ -117,21 +117,24 @@ def layer_sparsity(layers: pd.DataFrame, overall: pd.DataFrame | None = None, ti
 
 
 def explorer_figure(df: pd.DataFrame, y_titles: dict[str, str] | None = None) -> go.Figure:
-    """Every (task, variant, metric) pruning curve of `df` in one figure, chosen with a dropdown.
+    """Every (task, run, metric) pruning curve of `df` in one figure, chosen with a dropdown.
 
     The static-book counterpart of the JupyterLab explorer; clicking a legend entry hides or shows
     the winning tickets, random tickets or the dense line.
     """
     fig, buttons, choices = go.Figure(), [], []
-    keys = df[["task", "variant", "metric"]].drop_duplicates().sort_values(["task", "variant", "metric"])
-    for task, variant, metric in keys.itertuples(index=False):
-        rows = df[(df.task == task) & (df.variant == variant)]
+    keys = df[["task", "run", "metric"]].drop_duplicates().sort_values(["task", "run", "metric"])
+    several = df.groupby(["task", "variant"]).run.nunique().to_dict()
+    for task, run, metric in keys.itertuples(index=False):
+        rows = df[(df.task == task) & (df.run == run)]
+        variant = rows.variant.iloc[0]
+        label = run if several[(task, variant)] > 1 else variant
         curve = pruning_curve(rows, metric, y_title=(y_titles or {}).get(metric, metric))
         first = len(fig.data)
         for trace in curve.data:
             trace.visible = not choices
             fig.add_trace(trace)
-        choices.append((f"{task} · {variant} · {metric}", first, len(fig.data), curve.layout))
+        choices.append((f"{task} · {label} · {metric}", first, len(fig.data), curve.layout))
     for label, start, stop, layout in choices:
         visible = [start <= i < stop for i in range(len(fig.data))]
         buttons.append(dict(label=label, method="update", args=[

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lthlib.analysis import describe_levels, wt_vs_rt
+from lthlib.analysis import describe_levels, main_runs, wt_vs_rt
 
 SHOWN, NOT_SHOWN, PARTLY, PENDING, NOT_YET = "shown", "not shown", "partly shown", "pending", "not testable yet"
 CLASSIC_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
 
 
 def _classic(df: pd.DataFrame) -> pd.DataFrame:
-    return df[(df.family == "classic_control") & (df.metric == "reward")]
+    return main_runs(df[(df.family == "classic_control") & (df.metric == "reward")])
 
 
 def _wt_beats_rt(df: pd.DataFrame) -> tuple[str, str]:

@@ -22,7 +22,7 @@ import torch
 
 SUMMARY_SUFFIX = ".summary.json"
 RESULT_COLUMNS = [
-    "family", "task", "variant", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
+    "family", "task", "variant", "run", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
 ]
 
 
@@ -72,16 +72,22 @@ def _finished_tickets(root: Path):
             yield summary["settings"], record
 
 
+def run_name(settings: dict[str, Any]) -> str:
+    """<variant>-<hash>: the name of a run's directory."""
+    return f"{settings['variant']}-{settings_hash(settings)}"
+
+
 def load_results(root: str | Path) -> pd.DataFrame:
     """Every finished ticket under `root` (a runs or results directory), one row per metric value.
 
-    Columns: family, task, variant, ticket (dense | winning | random), seed, level,
-    fraction_pruned, metric, value.
+    Columns: family, task, variant, run (the run directory's name, <variant>-<settings hash>, which
+    tells apart runs of one task and variant with other settings, e.g. presets), ticket (dense |
+    winning | random), seed, level, fraction_pruned, metric, value.
     """
     rows = [
         {
             "family": settings["family"], "task": settings["task"], "variant": settings["variant"],
-            "ticket": record["ticket"], "seed": record["seed"], "level": record["level"],
+            "run": run_name(settings), "ticket": record["ticket"], "seed": record["seed"], "level": record["level"],
             "fraction_pruned": record["fraction_pruned"], "metric": metric, "value": value,
         }
         for settings, record in _finished_tickets(Path(root))

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from lthlib.lottery import Lottery, _tickets_done, check_seeds, run_root
 from lthlib.paths import resolve
-from lthlib.store import load_results
+from lthlib.store import load_results, publish
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,12 @@ def _execute(notebook: str, out: str, parameters: dict) -> float:
 
 def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: float = 1,
               gpus_per_task: float = 0, max_retries: int = 2, workers: int | None = None,
-              progress: bool = True) -> pd.DataFrame:
-    """Run every unfinished task of `grid` on Ray; returns the summary table (also printed as tasks end)."""
+              publish_to: str | Path | None = None, progress: bool = True) -> pd.DataFrame:
+    """Run every unfinished task of `grid` on Ray; returns the summary table (also printed as tasks end).
+
+    With `publish_to` (e.g. "data/results"), each run's summary is written there at the end, where
+    the book reads it.
+    """
     import ray
 
     pending = []
@@ -157,6 +161,9 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
             bar.update(1)
             bar.write(_line(item))
     bar.close()
+    if publish_to:
+        for root in sorted({i.root for i in grid if i.root is not None and (i.root / "settings.json").exists()}):
+            publish(root, resolve(publish_to))
     return summary(grid)
 
 
@@ -224,8 +231,3 @@ def describe(grid: list[SweepTask]) -> str:
     lines += [f"  invalid: {i.task} seed {i.seed} {i.variant}: {i.error}" for i in invalid]
     return "\n".join(lines)
 
-
-def results(grid: list[SweepTask]) -> pd.DataFrame:
-    """Everything the grid's run directories hold, as one tidy table."""
-    roots = sorted({i.root for i in grid if i.root is not None and i.root.exists()})
-    return pd.concat([load_results(r) for r in roots]) if roots else load_results(Path("/nonexistent"))

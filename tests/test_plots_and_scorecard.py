@@ -19,7 +19,7 @@ def synthetic(task="CartPole-v0", variant="iterative-late", wt=(190, 185, 180), 
             rows.append(dict(ticket="random", level=level, value=r + jitter, seed=seed))
     df = pd.DataFrame(rows)
     df["fraction_pruned"] = df.level.map(lambda k: fraction_pruned_at(k, 0.2))
-    return df.assign(family="classic_control", task=task, variant=variant, metric="reward")
+    return df.assign(family="classic_control", task=task, variant=variant, run=f"{variant}-0", metric="reward")
 
 
 def test_pruning_curve_in_the_papers_style():

@@ -22,7 +22,8 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     bad_at_plan = sweep.plan("classic_control", ["NoSuchEnv-v0"], seeds=[0], preset="smoke", runs_dir=runs, levels=1)
     bad_at_run = sweep.plan("classic_control", ["CartPole-v0"], seeds=[5], preset="smoke", runs_dir=runs,
                             levels=1, workers=0)  # accepted by the plan, refused by the notebook
-    table = sweep.run_sweep(grid + bad_at_plan + bad_at_run, workers=2, max_retries=1, progress=False)
+    table = sweep.run_sweep(grid + bad_at_plan + bad_at_run, workers=2, max_retries=1, progress=False,
+                            publish_to=tmp_path / "results")
 
     assert table.status.tolist() == ["finished"] * 4 + ["failed", "failed"]
     assert "unknown env" in table.error.iloc[4]
@@ -30,6 +31,7 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     df = load_results(runs)
     assert len(df) == 4 * 3  # 2 envs x 2 seeds x (dense + WT + RT at level 1)
     assert sorted(df.task.unique()) == ["Acrobot-v1", "CartPole-v0"]
+    assert load_results(tmp_path / "results").equals(df)  # published for the book
     for item in grid:  # each executed notebook sits next to its results
         assert item.notebook.exists() and item.notebook.parent == item.root / f"seed_{item.seed}"
 
