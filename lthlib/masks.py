@@ -23,7 +23,7 @@ class Mask(dict[str, torch.Tensor]):
         """A mask keeping every parameter whose name matches none of the `exclude` globs."""
         return cls(
             {
-                name: torch.ones_like(p, dtype=torch.bool)
+                name: torch.ones(p.shape, dtype=torch.bool, device=p.device)
                 for name, p in model.named_parameters()
                 if not any(fnmatch.fnmatch(name, pattern) for pattern in exclude)
             }

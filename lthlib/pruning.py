@@ -21,7 +21,7 @@ def check_pruning_rate(pruning_rate: float) -> None:
 
 def _magnitude_bits(w: torch.Tensor) -> torch.Tensor:
     """|w| as int32 bit patterns: for non-negative floats, integer order is magnitude order."""
-    return w.detach().float().abs().view(torch.int32)
+    return w.detach().float().abs().contiguous().view(torch.int32)
 
 
 def _kth_smallest_bits(weights: Mapping[str, torch.Tensor], mask: Mask, k: int) -> int:

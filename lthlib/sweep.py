@@ -42,6 +42,9 @@ class FamilyNotebook:
 FAMILIES = {
     "classic_control": FamilyNotebook("lthlib.families.classic_control", "notebooks/classic_control.ipynb",
                                       "env", ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")),
+    "atari": FamilyNotebook("lthlib.families.atari", "notebooks/atari.ipynb", "game",
+                            ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert",
+                             "Seaquest", "SpaceInvaders")),
     "lstm_lm": FamilyNotebook("lthlib.families.lstm_lm", "notebooks/lstm_wikitext2.ipynb", None, ("WikiText-2",)),
 }
 

@@ -1,0 +1,317 @@
+"""Atari: the paper's conv net (Table A1) trained by A2C with an importance factor, for any ALE game.
+
+Reads top to bottom: games -> presets -> environments -> model -> losses -> trainer -> family.
+
+The paper (ELF, 1024 asynchronous games) fixes: batches of 128 time steps; the importance factor
+pi_current(a) / pi_behaviour(a) clamped at 1.5 (training is slightly off-policy); entropy weight
+0.01; rewards and advantages clipped to [-1, 1]; Adam lr 1e-3, betas (0.9, 0.999), eps 1e-3;
+N = 25 epochs of M = 1000 batches; ticket reward = mean of the last L = 1024 full-game episodes.
+
+Our synchronous stand-in for ELF's asynchrony: each rollout of num_envs x num_steps steps is cut
+into minibatches of 128 time steps (whole env columns, so n-step returns stay intact) that update
+the net one after another; from the second minibatch on the acting policy is stale, which is what
+the importance factor corrects. Our choices where the paper is silent: discount 0.99, value-loss
+weight 0.5, gradient-norm clip 40 (ELF's default), frames 105 x 80 grayscale (the 210 x 160 screen
+halved, which the 1920-wide flatten implies), 4 stacked frames, frame skip 4 with max-pooling,
+sticky actions 0.25 (ALE v5), up to 30 no-op starts, minimal action sets, full-game episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lthlib.masked import MaskedTraining
+from lthlib.masks import Mask
+
+PAPER_GAMES = ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert", "Seaquest",
+               "SpaceInvaders")
+PRESETS = ("smoke", "cpu", "paper")
+
+
+def rom_id(game: str) -> str:
+    """"Krull", "ALE/Krull-v5", "krull", "SpaceInvaders" or "space_invaders" -> ale-py's ROM id."""
+    import ale_py
+
+    name = re.sub(r"^ALE/|-v\d+$", "", game.strip())
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    if snake not in ale_py.roms.get_all_rom_ids():
+        raise ValueError(
+            f"unknown game {game!r}: the paper's nine are {', '.join(PAPER_GAMES)}; any game that "
+            f"ale-py ships works too ({len(ale_py.roms.get_all_rom_ids())} ROMs, e.g. Pong or ALE/Pong-v5)"
+        )
+    return snake
+
+
+def game_name(rom: str) -> str:
+    """space_invaders -> SpaceInvaders (the name runs are filed under)."""
+    return "".join(part.capitalize() for part in rom.split("_"))
+
+
+@dataclass(frozen=True)
+class AtariConfig:
+    game: str  # CamelCase, e.g. "Krull"
+    channels: int = 64  # conv channels (Table A1: 64)
+    hidden: int = 512  # the two fully connected layers (Table A1: 512)
+    height: int = 105
+    width: int = 80
+    frame_stack: int = 4
+    frame_skip: int = 4
+    sticky_actions: float = 0.25
+    num_envs: int = 64
+    num_steps: int = 8  # steps per env per rollout; the rollout is cut into 128-step minibatches
+    batch_size: int = 128  # time steps per training batch (the paper: 128)
+    epochs: int = 25  # N
+    batches_per_epoch: int = 1000  # M
+    last_episodes: int = 1024  # L
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-3
+    gamma: float = 0.99
+    entropy_coef: float = 0.01
+    value_coef: float = 0.5
+    max_grad_norm: float = 40.0
+    importance_clamp: float = 1.5
+    rewind_epochs: int = 1
+    device: str = field(default="cpu", metadata={"hash": False})
+    env_threads: int = field(default=0, metadata={"hash": False})  # ale-py's threads (0: one per core)
+
+    @property
+    def task(self) -> str:
+        return self.game
+
+
+# What `cpu` shrinks so that one game's WT/RT curve (one seed) fits in about two hours on 2 cores.
+_CPU = {"channels": 16, "hidden": 256, "num_envs": 16, "num_steps": 16, "epochs": 4,
+        "batches_per_epoch": 150, "last_episodes": 16}
+_SMOKE = {"channels": 4, "hidden": 16, "num_envs": 4, "num_steps": 32, "epochs": 2, "batches_per_epoch": 2,
+          "last_episodes": 2}
+
+
+def config(game: str, preset: str = "cpu", **overrides) -> AtariConfig:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    fields = {"game": game_name(rom_id(game)), **{"smoke": _SMOKE, "cpu": _CPU, "paper": {}}[preset], **overrides}
+    names = {f.name for f in dataclasses.fields(AtariConfig)}
+    unknown = set(fields) - names
+    if unknown:
+        raise ValueError(f"unknown config fields {sorted(unknown)}; valid: {sorted(names)}")
+    if "betas" in fields:
+        fields["betas"] = tuple(fields["betas"])
+    cfg = AtariConfig(**fields)
+    if (cfg.num_envs * cfg.num_steps) % cfg.batch_size or cfg.batch_size % cfg.num_steps:
+        raise ValueError(f"num_envs x num_steps ({cfg.num_envs} x {cfg.num_steps}) must split into "
+                         f"batches of {cfg.batch_size} whole env columns")
+    return cfg
+
+
+def make_envs(cfg: AtariConfig, num_envs: int | None = None):
+    """ale-py's C++ vectorized env (ROMs ship inside ale-py)."""
+    from ale_py.vector_env import AtariVectorEnv
+
+    return AtariVectorEnv(
+        rom_id(cfg.game), num_envs or cfg.num_envs, img_height=cfg.height, img_width=cfg.width,
+        grayscale=True, stack_num=cfg.frame_stack, frameskip=cfg.frame_skip,
+        repeat_action_probability=cfg.sticky_actions, reward_clipping=False, episodic_life=False,
+        num_threads=cfg.env_threads,
+    )
+
+
+# --- model: Table A1 -----------------------------------------------------------------------------
+
+class AtariNet(nn.Module):
+    """4 x [Conv -> ReLU -> MaxPool 2] -> Linear -> Linear -> policy and value heads."""
+
+    def __init__(self, n_actions: int, channels: int = 64, hidden: int = 512, frames: int = 4,
+                 height: int = 105, width: int = 80):
+        super().__init__()
+        c = channels
+        self.features = nn.Sequential(
+            nn.Conv2d(frames, c, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, c, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
+        self.flat_size = c * (height // 16) * (width // 16)  # 64 x 6 x 5 = 1920 at 105 x 80
+        self.fc = nn.Sequential(nn.Linear(self.flat_size, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+        self.policy = nn.Linear(hidden, n_actions)
+        self.value = nn.Linear(hidden, 1)
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.fc(self.features(frames.float() / 255.0))
+        return self.policy(h), self.value(h).squeeze(-1)
+
+
+def build_model(cfg: AtariConfig, seed: int) -> AtariNet:
+    probe = make_envs(cfg, 1)
+    n_actions = probe.single_action_space.n
+    probe.close()
+    torch.manual_seed(seed)
+    model = AtariNet(n_actions, cfg.channels, cfg.hidden, cfg.frame_stack, cfg.height, cfg.width)
+    return model.to(cfg.device).to(memory_format=torch.channels_last)
+
+
+# --- losses ----------------------------------------------------------------------------------------
+
+def importance_weight(log_prob: torch.Tensor, behaviour_log_prob: torch.Tensor, clamp: float = 1.5) -> torch.Tensor:
+    """pi_current(a) / pi_behaviour(a), clamped at `clamp` (no gradient flows through it)."""
+    return (log_prob.detach() - behaviour_log_prob).exp().clamp(max=clamp)
+
+
+def a2c_loss(logits, values, actions, behaviour_log_prob, returns, cfg: AtariConfig) -> torch.Tensor:
+    """A2C with the clamped importance factor; advantages clipped to [-1, 1]."""
+    log_probs = F.log_softmax(logits, -1)
+    log_prob = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+    advantage = (returns - values.detach()).clamp(-1.0, 1.0)
+    weight = importance_weight(log_prob, behaviour_log_prob, cfg.importance_clamp)
+    policy_loss = -(weight * advantage * log_prob).mean()
+    value_loss = 0.5 * (returns - values).pow(2).mean()
+    entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
+    return policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
+
+
+def n_step_returns(rewards, terminated, valid, values, next_value, gamma):
+    """Discounted returns over a rollout (time-major); autoreset steps take the value of their frame."""
+    returns = torch.empty_like(rewards)
+    for t in reversed(range(rewards.shape[0])):
+        target = rewards[t] + gamma * (1.0 - terminated[t]) * next_value
+        next_value = torch.where(valid[t], target, values[t])
+        returns[t] = next_value
+    return returns
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=None) -> dict:
+    """N epochs of M batches of 128 time steps; returns the mean score of the last L full games."""
+    torch.manual_seed(seed)
+    device, n, T = torch.device(cfg.device), cfg.num_envs, cfg.num_steps
+    envs = make_envs(cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
+    masking = MaskedTraining(model, mask, optimizer)
+    obs = torch.as_tensor(envs.reset(seed=seed % (2**31 - 1 - n))[0], device=device)  # ale-py takes int32 seeds
+    after_done = np.zeros(n, dtype=bool)
+    running, episode_scores = np.zeros(n), []
+    envs_per_batch = cfg.batch_size // T
+    total_batches, batches, env_steps = cfg.epochs * cfg.batches_per_epoch, 0, 0
+    history = []
+
+    while batches < total_batches:
+        frames, actions, behaviour, rewards, terminated, valid, values = [], [], [], [], [], [], []
+        with torch.no_grad():
+            for _ in range(T):
+                logits, value = model(obs.contiguous(memory_format=torch.channels_last))
+                action = torch.multinomial(F.softmax(logits, -1), 1).squeeze(1)
+                next_obs, reward, term, trunc, _ = envs.step(action.cpu().numpy())
+                is_transition = ~after_done
+                done = (term | trunc) & is_transition
+                running += reward
+                episode_scores.extend(running[done].tolist())
+                running[done] = 0.0
+                frames.append(obs)
+                actions.append(action)
+                behaviour.append(F.log_softmax(logits, -1).gather(-1, action.unsqueeze(-1)).squeeze(-1))
+                rewards.append(torch.as_tensor(np.clip(reward, -1, 1), dtype=torch.float32, device=device))
+                terminated.append(torch.as_tensor(term, dtype=torch.float32, device=device))
+                valid.append(torch.as_tensor(is_transition, device=device))
+                values.append(value)
+                after_done = done
+                obs = torch.as_tensor(next_obs, device=device)
+            next_value = model(obs.contiguous(memory_format=torch.channels_last))[1]
+        env_steps += n * T
+        stack = lambda xs: torch.stack(xs)  # noqa: E731  (time, env, ...)
+        returns = n_step_returns(stack(rewards), stack(terminated), stack(valid), stack(values), next_value, cfg.gamma)
+        frames, actions, behaviour, valid = stack(frames), stack(actions), stack(behaviour), stack(valid)
+
+        # Minibatches of whole env columns; each updates the net, so later ones are off-policy.
+        for columns in torch.randperm(n).split(envs_per_batch):
+            keep = valid[:, columns].flatten()
+            batch_frames = frames[:, columns].flatten(0, 1)[keep].contiguous(memory_format=torch.channels_last)
+            logits, value = model(batch_frames)
+            loss = a2c_loss(logits, value, actions[:, columns].flatten()[keep],
+                            behaviour[:, columns].flatten()[keep], returns[:, columns].flatten()[keep], cfg)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
+            optimizer.step()
+            batches += 1
+            if batches % cfg.batches_per_epoch == 0:
+                epoch = batches // cfg.batches_per_epoch
+                history.append(float(np.mean(episode_scores[-cfg.last_episodes:])) if episode_scores else float("nan"))
+                if rewind_hook is not None and epoch == cfg.rewind_epochs:
+                    rewind_hook(model)
+            if batches >= total_batches:
+                break
+    envs.close()
+    masking.remove()
+    last = episode_scores[-cfg.last_episodes:]
+    return {
+        "metrics": {"reward": float(np.mean(last)) if last else float("nan")},
+        "history": {"epoch_mean_reward": history, "episodes": len(episode_scores)},
+        "stats": {"env_steps": env_steps, "batches": batches},
+    }
+
+
+@torch.no_grad()
+def random_policy_score(cfg: AtariConfig, episodes: int = 16, seed: int = 0) -> float:
+    """Mean full-game score of uniformly random actions: the baseline a trained agent must beat."""
+    envs = make_envs(cfg, min(episodes, 16))
+    envs.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    running, scores = np.zeros(envs.num_envs), []
+    after_done = np.zeros(envs.num_envs, dtype=bool)
+    while len(scores) < episodes:
+        _, reward, term, trunc, _ = envs.step(rng.integers(envs.single_action_space.n, size=envs.num_envs))
+        done = (term | trunc) & ~after_done
+        running += reward
+        scores.extend(running[done].tolist())
+        running[done] = 0.0
+        after_done = done
+    envs.close()
+    return float(np.mean(scores[:episodes]))
+
+
+@torch.no_grad()
+def play(model: AtariNet, cfg: AtariConfig, steps: int = 400, every: int = 8, seed: int = 0) -> np.ndarray:
+    """Frames (k, height, width) of `model` playing one game, every `every`-th step: a clip to look at."""
+    envs = make_envs(cfg, 1)
+    obs, _ = envs.reset(seed=seed)
+    torch.manual_seed(seed)
+    model.eval()
+    frames = []
+    for step in range(steps):
+        if step % every == 0:
+            frames.append(obs[0, -1].copy())
+        logits, _ = model(torch.as_tensor(obs, device=cfg.device).contiguous(memory_format=torch.channels_last))
+        obs, _, term, trunc, _ = envs.step(torch.multinomial(F.softmax(logits, -1), 1).squeeze(1).cpu().numpy())
+        if term[0] or trunc[0]:
+            break
+    envs.close()
+    return np.stack(frames)
+
+
+def ticket_cost(config: dict) -> float:
+    """A compute proxy for one ticket, to scale measured times between presets: samples x conv work."""
+    pixels = config["height"] * config["width"]
+    per_sample = config["channels"] * (config["frame_stack"] + config["channels"]) * pixels + config["hidden"] ** 2
+    return config["epochs"] * config["batches_per_epoch"] * config["batch_size"] * per_sample
+
+
+class Atari:
+    name = "atari"
+    metric = "reward"
+    higher_is_better = True
+
+    config = staticmethod(config)
+    build_model = staticmethod(build_model)
+    train = staticmethod(train)
+
+
+FAMILY = Atari()

@@ -1,0 +1,97 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lottery tickets on Atari
+#
+# The paper's pixel-control experiment: a convolutional actor-critic (Table A1: four 64-channel
+# conv + max-pool blocks, 1920 → 512 → 512, policy and value heads) trained on an ALE game by A2C
+# with a clamped importance factor, pruned globally, rewound to the weights after the first epoch,
+# retrained. A ticket's reward is the mean score of its last L full games (not lives). The paper's
+# nine games: Assault, Berzerk, Breakout, Centipede, Kangaroo, Krull, Qbert, Seaquest,
+# SpaceInvaders; any game ale-py ships works.
+
+# %% tags=["parameters"]
+game: str = "Assault"  # an ALE game: Krull, ALE/Krull-v5, SpaceInvaders, ... (the paper's nine or any ale-py ships)
+preset: str = "cpu"  # smoke (seconds, tests) | cpu (one game, one seed, ~2 h on 2 cores; see the printed differences) | paper (Table A1 and the paper N, M, L; with device cuda)
+seeds: list = [0]  # independent pruning processes (the paper: 3)
+variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-late | oneshot-reset (the paper's ablations: Assault, Breakout, Seaquest)
+levels: int = 10  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned (the paper: 20)
+pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
+num_envs: int = 0  # games played in parallel; 0 keeps the preset's
+device: str = "cpu"  # torch device: cpu or cuda
+runs_dir: str = "data/runs"  # run directories; relative paths start at the repository root
+workers: int = 1  # processes running seeds in parallel
+overrides: dict = {}  # fields of the preset's AtariConfig to change, e.g. {"epochs": 2}
+publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small summary there, for the book
+
+# %%
+import dataclasses
+
+import plotly.express as px
+import torch
+
+from lthlib import Lottery, load_results, publish, run_lottery
+from lthlib.families import atari
+from lthlib.lottery import check_seeds, level_dir
+from lthlib.paths import resolve
+from lthlib.plots import pruning_curve, show, summarize
+
+# Every parameter is checked here, before any training starts.
+config = atari.config(game, preset, device=device, **({"num_envs": num_envs} if num_envs else {}), **overrides)
+lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels)
+seeds = check_seeds(seeds)
+paper = atari.config(game, "paper", device=device)
+changed = {k: (v, getattr(paper, k)) for k, v in dataclasses.asdict(config).items() if getattr(paper, k) != v}
+print(config)
+print("differences from the paper preset (ours, paper):", changed or "none")
+
+# %% [markdown]
+# ## Run (or resume) the lottery
+
+# %%
+root = run_lottery(atari.FAMILY, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
+print("run directory:", root)
+if publish_to:
+    print("summary:", publish(root, resolve(publish_to)).relative_to(resolve(".")))
+
+# %% [markdown]
+# ## Pruning curve, against a random policy
+
+# %%
+results = load_results(root)
+results = results[results.seed.isin(seeds) & (results.level <= levels)]
+random_score = atari.random_policy_score(config)
+figure = pruning_curve(results, "reward", title=f"{config.game} · {variant} · {len(seeds)} seed(s)",
+                       y_title=f"score (mean of last {config.last_episodes} games)")
+figure.add_hline(y=random_score, line=dict(color="black", dash="dot"),
+                 annotation_text=f"random policy {random_score:.0f}", annotation_position="bottom right")
+show(figure)
+summarize(results, "reward").pivot_table(index="level", columns="ticket", values="mean").round(1)
+
+# %% [markdown]
+# ## The sparsest winning ticket, playing
+# Frames of one game (every 8th step) by the winning ticket of the last level.
+
+# %%
+last = int(results.level.max())
+ticket = atari.build_model(config, seed=0)
+ticket.load_state_dict(torch.load(level_dir(root, seeds[0], last) / "trained.pt", weights_only=True))
+frames = atari.play(ticket, config)
+clip = px.imshow(frames, animation_frame=0, binary_string=True, labels={"animation_frame": "frame"},
+                 title=f"{config.game}: winning ticket at level {last} "
+                       f"({results[results.level == last].fraction_pruned.mean():.1%} pruned)")
+clip.update_layout(width=420, height=560, margin=dict(l=10, r=10, t=60, b=10))
+show(clip)

@@ -1,0 +1,90 @@
+import math
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import torch
+
+from lthlib import Mask, load_results, prune_global
+from lthlib.families import atari as A
+
+
+@pytest.mark.parametrize("game", A.PAPER_GAMES)
+def test_each_paper_game_builds_steps_and_has_the_documented_frames(game):
+    cfg = A.config(game, "smoke")
+    envs = A.make_envs(cfg, 2)
+    obs, _ = envs.reset(seed=0)
+    assert obs.shape == (2, 4, 105, 80) and obs.dtype.name == "uint8"
+    obs, reward, term, trunc, _ = envs.step(envs.action_space.sample())
+    assert obs.shape == (2, 4, 105, 80) and reward.shape == (2,)
+    envs.close()
+
+
+def test_game_names_short_and_full_and_unknown():
+    assert A.config("Krull", "smoke").game == "Krull"
+    assert A.config("ALE/SpaceInvaders-v5", "smoke").game == "SpaceInvaders"
+    assert A.config("Pong", "smoke").game == "Pong"  # any ALE game, not only the paper's nine
+    with pytest.raises(ValueError, match="unknown game 'Krul'.*Assault, Berzerk.*any game that ale-py ships"):
+        A.config("Krul")
+    with pytest.raises(ValueError, match="unknown preset"):
+        A.config("Krull", "huge")
+
+
+def test_table_a1_flatten_is_1920_at_105_by_80():
+    model = A.AtariNet(n_actions=18)
+    assert model.flat_size == 1920
+    assert model.features(torch.zeros(2, 4, 105, 80)).shape == (2, 1920)
+    assert [m.out_features for m in model.fc if isinstance(m, torch.nn.Linear)] == [512, 512]
+    logits, value = model(torch.zeros(3, 4, 105, 80, dtype=torch.uint8))
+    assert logits.shape == (3, 18) and value.shape == (3,)
+
+
+def test_importance_factor_is_clamped_at_1_5():
+    behaviour = torch.log(torch.tensor([0.2, 0.5, 0.4]))
+    current = torch.log(torch.tensor([0.24, 0.5, 0.8]))  # ratios 1.2, 1.0, 2.0
+    assert A.importance_weight(current, behaviour).tolist() == pytest.approx([1.2, 1.0, 1.5])
+
+
+def test_advantages_are_clipped_in_the_loss():
+    cfg = A.config("Krull", "smoke", entropy_coef=0.0, value_coef=0.0)
+    logits = torch.log(torch.tensor([[0.5, 0.5], [0.25, 0.75]]))
+    actions = torch.tensor([0, 1])
+    behaviour = torch.log(torch.tensor([0.5, 0.75]))  # on-policy: weight 1
+    values, returns = torch.tensor([0.0, 0.0]), torch.tensor([3.0, -0.5])  # advantage 3 -> 1
+    loss = A.a2c_loss(logits, values, actions, behaviour, returns, cfg)
+    expected = -(1.0 * math.log(0.5) + (-0.5) * math.log(0.75)) / 2
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_n_step_returns_with_termination_and_autoreset():
+    rewards = torch.tensor([[1.0], [1.0], [0.0]])
+    terminated = torch.tensor([[0.0], [1.0], [0.0]])
+    valid = torch.tensor([[True], [True], [False]])  # step 2 is gymnasium's autoreset step
+    values = torch.tensor([[0.5], [0.5], [0.7]])
+    returns = A.n_step_returns(rewards, terminated, valid, values, torch.tensor([9.0]), gamma=0.5)
+    assert returns.squeeze(1).tolist() == pytest.approx([1.5, 1.0, 0.7])
+
+
+def test_smoke_training_prunes_and_keeps_masked_weights_zero():
+    cfg = A.config("Breakout", "smoke")
+    model = A.build_model(cfg, seed=0)
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
+    captured = []
+    result = A.train(model, mask, cfg, seed=0, rewind_hook=lambda m: captured.append(1))
+    assert result["stats"]["batches"] == cfg.epochs * cfg.batches_per_epoch
+    assert captured == [1]
+    for name, p in model.named_parameters():
+        assert (p[~mask[name]] == 0).all(), name
+
+
+def test_notebook_runs_under_papermill_at_smoke(tmp_path):
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(Path(__file__).parents[1] / "notebooks" / "atari.ipynb", out, progress_bar=False,
+                               parameters={"game": "Krull", "preset": "smoke", "levels": 1,
+                                           "runs_dir": str(tmp_path / "runs")}, kernel_name="python3")
+    df = load_results(tmp_path / "runs")
+    assert set(df.ticket) == {"dense", "winning", "random"} and set(df.task) == {"Krull"}
+    outputs = [o for c in nbformat.read(out, 4).cells if c.cell_type == "code" for o in c.outputs]
+    assert any("Plotly.newPlot" in o.get("data", {}).get("text/html", "") for o in outputs)
+    assert sum("Plotly.newPlot" in o.get("data", {}).get("text/html", "") for o in outputs) == 2  # + the clip
