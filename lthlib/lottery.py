@@ -9,7 +9,6 @@ stopped.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import multiprocessing
 import os
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lthlib.configs import hashed_fields
 from lthlib.family import Family
 from lthlib.masks import Mask
 from lthlib.pruning import check_pruning_rate, fraction_pruned_at, prune_global
@@ -87,14 +87,13 @@ def run_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any
     `levels` is left out on purpose: asking for more levels extends the same run. So are config
     fields declared with `field(metadata={"hash": False})`, such as where the data lives.
     """
-    values = dataclasses.asdict(config)
     return {
         "family": family.name,
         "task": config.task,
         "variant": lottery.variant,
         "pruning_rate": lottery.pruning_rate,
         "exclude": list(lottery.exclude),
-        "config": {f.name: values[f.name] for f in dataclasses.fields(config) if f.metadata.get("hash", True)},
+        "config": hashed_fields(config),
     }
 
 

@@ -38,34 +38,24 @@ overrides: dict = {}  # fields of the preset's AtariConfig to change, e.g. {"epo
 publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small summary there, for the book
 
 # %%
-import dataclasses
-
 import plotly.express as px
 import torch
 
-from lthlib import Lottery, load_results, publish, run_lottery
+from lthlib import experiment, load_results
 from lthlib.families import atari
-from lthlib.lottery import check_seeds, level_dir
-from lthlib.paths import resolve
+from lthlib.lottery import level_dir
 from lthlib.plots import pruning_curve, show, summarize
 
 # Every parameter is checked here, before any training starts.
-config = atari.config(game, preset, device=device, **({"num_envs": num_envs} if num_envs else {}), **overrides)
-lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels)
-seeds = check_seeds(seeds)
-paper = atari.config(game, "paper", device=device)
-changed = {k: (v, getattr(paper, k)) for k, v in dataclasses.asdict(config).items() if getattr(paper, k) != v}
-print(config)
-print("differences from the paper preset (ours, paper):", changed or "none")
+config, lottery, seeds = experiment.prepare(atari.FAMILY, game, preset, variant, pruning_rate, levels, seeds,
+                                            device=device, **({"num_envs": num_envs} if num_envs else {}),
+                                            **overrides)
 
 # %% [markdown]
 # ## Run (or resume) the lottery
 
 # %%
-root = run_lottery(atari.FAMILY, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
-print("run directory:", root)
-if publish_to:
-    print("summary:", publish(root, resolve(publish_to)).relative_to(resolve(".")))
+root = experiment.run(atari.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to)
 
 # %% [markdown]
 # ## Pruning curve, against a random policy

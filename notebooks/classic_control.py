@@ -43,22 +43,13 @@ overrides: dict = {}  # fields of the preset's A2CConfig to change, e.g. {"epoch
 publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small summary there, for the book
 
 # %%
-import dataclasses
-
-from lthlib import Lottery, load_results, publish, run_lottery
+from lthlib import experiment, load_results
 from lthlib.families import classic_control
-from lthlib.lottery import check_seeds
-from lthlib.paths import resolve
 from lthlib.plots import pruning_curve, show, summarize
 
 # Every parameter is checked here, before any training starts.
-config = classic_control.config(env, preset, device=device, **overrides)
-lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels)
-seeds = check_seeds(seeds)
-paper = classic_control.config(env, "paper", device=device)
-changed = {k: (v, getattr(paper, k)) for k, v in dataclasses.asdict(config).items() if getattr(paper, k) != v}
-print(config)
-print("differences from the paper preset (ours, paper):", changed or "none")
+config, lottery, seeds = experiment.prepare(classic_control.FAMILY, env, preset, variant, pruning_rate, levels,
+                                            seeds, device=device, **overrides)
 
 # %% [markdown]
 # ## Run (or resume) the lottery
@@ -66,10 +57,7 @@ print("differences from the paper preset (ours, paper):", changed or "none")
 # continues where it stopped.
 
 # %%
-root = run_lottery(classic_control.FAMILY, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
-print("run directory:", root)
-if publish_to:
-    print("summary:", publish(root, resolve(publish_to)).relative_to(resolve(".")))
+root = experiment.run(classic_control.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to)
 
 # %% [markdown]
 # ## Pruning curve

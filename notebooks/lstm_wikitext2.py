@@ -37,41 +37,29 @@ overrides: dict = {}  # fields of the preset's LSTMConfig to change, e.g. {"epoc
 publish_to: str = ""  # if set (e.g. "data/results"), also write each run's small summary there, for the book
 
 # %%
-import dataclasses
+import pandas as pd
 
-from lthlib import Lottery, load_results, publish, run_lottery
+from lthlib import experiment, load_results
 from lthlib.families import lstm_lm
-from lthlib.lottery import check_seeds
-from lthlib.paths import resolve
 from lthlib.plots import pruning_curve, show, summarize, variants_curve
 from lthlib.store import variant_runs
 
 # Every parameter is checked here, before any training starts.
-config = lstm_lm.config(preset, data_dir=data_dir, device=device, **overrides)
-lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels)
-seeds = check_seeds(seeds)
-paper = lstm_lm.config("paper", data_dir=data_dir, device=device)
-changed = {k: (v, getattr(paper, k)) for k, v in dataclasses.asdict(config).items() if getattr(paper, k) != v}
-print(config)
+config, lottery, seeds = experiment.prepare(lstm_lm.FAMILY, "WikiText-2", preset, variant, pruning_rate, levels,
+                                            seeds, data_dir=data_dir, device=device, **overrides)
 print("data:", lstm_lm.data_dir(config))
-print("differences from the paper preset (ours, paper):", changed or "none")
 
 # %% [markdown]
 # ## Run (or resume) the lottery
 # Finished tickets are found on disk and skipped, so rerunning after an interruption continues.
 
 # %%
-root = run_lottery(lstm_lm.FAMILY, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
-print("run directory:", root)
-if publish_to:
-    print("summary:", publish(root, resolve(publish_to)).relative_to(resolve(".")))
+root = experiment.run(lstm_lm.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to)
 
 # %% [markdown]
 # ## Pruning curves
 
 # %%
-import pandas as pd
-
 results = load_results(root)
 results = results[results.seed.isin(seeds) & (results.level <= levels)]
 show(pruning_curve(results, "test_log_ppl", title=f"WikiText-2 · {variant}",

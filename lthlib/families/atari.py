@@ -18,7 +18,6 @@ sticky actions 0.25 (ALE v5), up to 30 no-op starts, minimal action sets, full-g
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -27,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lthlib.configs import check_preset, make_config
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 
 PAPER_GAMES = ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert", "Seaquest",
                "SpaceInvaders")
-PRESETS = ("smoke", "cpu", "paper")
 
 
 def rom_id(game: str) -> str:
@@ -95,16 +94,9 @@ _SMOKE = {"channels": 4, "hidden": 16, "num_envs": 4, "num_steps": 32, "epochs":
 
 
 def config(game: str, preset: str = "cpu", **overrides) -> AtariConfig:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
-    fields = {"game": game_name(rom_id(game)), **{"smoke": _SMOKE, "cpu": _CPU, "paper": {}}[preset], **overrides}
-    names = {f.name for f in dataclasses.fields(AtariConfig)}
-    unknown = set(fields) - names
-    if unknown:
-        raise ValueError(f"unknown config fields {sorted(unknown)}; valid: {sorted(names)}")
-    if "betas" in fields:
-        fields["betas"] = tuple(fields["betas"])
-    cfg = AtariConfig(**fields)
+    check_preset(preset)
+    presets = {"smoke": _SMOKE, "cpu": _CPU, "paper": {}}
+    cfg = make_config(AtariConfig, game=game_name(rom_id(game)), **presets[preset] | overrides)
     if (cfg.num_envs * cfg.num_steps) % cfg.batch_size or cfg.batch_size % cfg.num_steps:
         raise ValueError(f"num_envs x num_steps ({cfg.num_envs} x {cfg.num_steps}) must split into "
                          f"batches of {cfg.batch_size} whole env columns")

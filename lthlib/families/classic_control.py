@@ -12,7 +12,6 @@ Time-limit truncations bootstrap from the value of the final observation.
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from dataclasses import dataclass
 
@@ -22,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lthlib.configs import check_preset, make_config
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 
 PAPER_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
-PRESETS = ("smoke", "cpu", "paper")
 
 
 @dataclass(frozen=True)
@@ -93,8 +92,7 @@ def check_env(env: str) -> None:
 
 def config(env: str, preset: str = "cpu", **overrides) -> A2CConfig:
     """The `preset` config for `env`, with field overrides (e.g. epochs=5)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
+    check_preset(preset)
     check_env(env)
     hidden, epochs, episodes = _PAPER_TABLE.get(env, ((256, 256, 256), 20, 320))
     fields = {"env": env, "hidden": hidden, "epochs": epochs, "episodes_per_epoch": episodes}
@@ -102,14 +100,7 @@ def config(env: str, preset: str = "cpu", **overrides) -> A2CConfig:
         fields.update(_CPU_CHANGES.get(env, {}))
     elif preset == "smoke":
         fields.update(_SMOKE)
-    names = {f.name for f in dataclasses.fields(A2CConfig)}
-    unknown = set(overrides) - names
-    if unknown:
-        raise ValueError(f"unknown config fields {sorted(unknown)}; valid: {sorted(names)}")
-    fields.update(overrides)
-    if "hidden" in fields:
-        fields["hidden"] = tuple(fields["hidden"])
-    return A2CConfig(**fields)
+    return make_config(A2CConfig, **fields | overrides)
 
 
 def make_envs(env: str, num_envs: int) -> gym.vector.VectorEnv:

@@ -12,7 +12,6 @@ U(-0.1, 0.1), decoder bias 0), gradient-norm clip 0.25, evaluation batch 10.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -24,11 +23,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from lthlib.configs import check_preset, make_config
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.paths import resolve
 
-PRESETS = ("smoke", "cpu", "paper")
 DATA_ENV_VAR = "LTH_WIKITEXT2_DIR"
 DEFAULT_DATA_DIR = "data/wikitext-2"
 SPLITS = ("train", "valid", "test")
@@ -63,20 +62,12 @@ class LSTMConfig:
 _CPU = {"embedding_size": 200, "hidden_size": 200, "epochs": 3, "train_tokens": 300_000,
         "eval_tokens": 40_000}
 _SMOKE = {"embedding_size": 16, "hidden_size": 16, "epochs": 2, "bptt": 10, "batch_size": 4,
-          "train_tokens": 2_000, "eval_tokens": 500}
+          "train_tokens": 800, "eval_tokens": 200}
 
 
 def config(preset: str = "cpu", **overrides) -> LSTMConfig:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {list(PRESETS)}")
-    fields = {"smoke": _SMOKE, "cpu": _CPU, "paper": {}}[preset] | overrides
-    names = {f.name for f in dataclasses.fields(LSTMConfig)}
-    unknown = set(fields) - names
-    if unknown:
-        raise ValueError(f"unknown config fields {sorted(unknown)}; valid: {sorted(names)}")
-    if "betas" in fields:
-        fields["betas"] = tuple(fields["betas"])
-    cfg = LSTMConfig(**fields)
+    check_preset(preset)
+    cfg = make_config(LSTMConfig, **{"smoke": _SMOKE, "cpu": _CPU, "paper": {}}[preset] | overrides)
     for name in ("embedding_size", "hidden_size", "layers", "bptt", "batch_size", "epochs"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)!r}")

@@ -1,0 +1,272 @@
+"""Benchmarks: every figure that matters is a ratio measured side by side in this one process.
+
+    .venv/bin/python bench/run.py            # all of it, well under 15 minutes on 2 cores
+    .venv/bin/python bench/run.py --only pruning sparse
+
+Prints a table and one JSON line per benchmark, and saves bench/results/<date>-<host>.json (the
+book's Performance page plots the latest one). Comparison-only dependencies are the `bench` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import resource
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lthlib import Mask, MaskedTraining, prune_global
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def timed(fn, repeat: int = 1) -> float:
+    """Best wall time of `repeat` calls (the least disturbed by other work on the machine)."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# --- 1. A2C on classic control vs Stable-Baselines3 ---------------------------------------------------
+
+def bench_a2c() -> dict:
+    from lthlib.families import classic_control as cc
+
+    config = cc.config("CartPole-v0", "paper", epochs=1, episodes_per_epoch=2000)
+    model = cc.build_model(config, 0)
+    start = time.perf_counter()
+    ours = cc.train(model, Mask.ones(model), config, seed=0)
+    ours_rate = ours["stats"]["env_steps"] / (time.perf_counter() - start)
+
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.env_util import make_vec_env
+
+    envs = make_vec_env("CartPole-v0", n_envs=32, seed=0)
+    agent = A2C("MlpPolicy", envs, n_steps=4, learning_rate=1e-4, seed=0, device="cpu",
+                policy_kwargs=dict(net_arch=[128, 128, 128], optimizer_class=torch.optim.RMSprop,
+                                   optimizer_kwargs=dict(alpha=0.99, eps=1e-8)))
+    steps = ours["stats"]["env_steps"] // 2
+    start = time.perf_counter()
+    agent.learn(total_timesteps=steps)
+    sb3_rate = steps / (time.perf_counter() - start)
+    return {"name": "a2c_cartpole_vs_sb3", "ours_env_steps_per_s": ours_rate, "sb3_env_steps_per_s": sb3_rate,
+            "ratio": ours_rate / sb3_rate, "target": ">= 2.0", "met": ours_rate / sb3_rate >= 2.0}
+
+
+# --- 2. the cost of masking --------------------------------------------------------------------------
+
+def _train_steps(model, batches, step, mask=None, lr=1e-3):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, eps=1e-3)
+    masking = MaskedTraining(model, mask, optimizer) if mask is not None else None
+
+    def run():
+        for batch in batches:
+            loss = step(model, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    run()  # warm-up, so both sides are timed in the same state
+    seconds = timed(run, repeat=2)
+    if masking:
+        masking.remove()
+    return seconds
+
+
+def bench_masking_lstm() -> dict:
+    from lthlib.families.lstm_lm import LSTMLanguageModel
+
+    torch.manual_seed(0)
+    vocab, bptt, batch = 33_278, 50, 30
+    batches = [torch.randint(0, vocab, (bptt + 1, batch)) for _ in range(3)]
+
+    def step(model, tokens):
+        logits, _ = model(tokens[:-1])
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens[1:].flatten())
+
+    make = lambda: LSTMLanguageModel(vocab, 650, 650, 2, 0.5)  # noqa: E731
+    dense = _train_steps(make(), batches, step)
+    model = make()
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.8)
+    masked = _train_steps(model, batches, step, mask)
+    tokens = 3 * bptt * batch
+    return {"name": "masking_cost_lstm650", "dense_tokens_per_s": tokens / dense, "masked_tokens_per_s": tokens / masked,
+            "ratio": dense / masked, "target": ">= 0.97", "met": dense / masked >= 0.97}
+
+
+def bench_masking_atari() -> dict:
+    from lthlib.families.atari import AtariNet
+
+    torch.manual_seed(0)
+    batches = [torch.randint(0, 255, (128, 4, 105, 80), dtype=torch.uint8) for _ in range(3)]
+
+    def step(model, frames):
+        logits, value = model(frames.contiguous(memory_format=torch.channels_last))
+        return logits.logsumexp(-1).mean() + value.pow(2).mean()
+
+    make = lambda: AtariNet(18).to(memory_format=torch.channels_last)  # noqa: E731
+    dense = _train_steps(make(), batches, step)
+    model = make()
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.8)
+    masked = _train_steps(model, batches, step, mask)
+    return {"name": "masking_cost_atari_convnet", "dense_samples_per_s": 384 / dense,
+            "masked_samples_per_s": 384 / masked, "ratio": dense / masked, "target": ">= 0.97",
+            "met": dense / masked >= 0.97}
+
+
+# --- 3. Atari throughput -----------------------------------------------------------------------------
+
+def bench_atari_throughput() -> dict:
+    from lthlib.families import atari
+
+    config = atari.config("Breakout", "paper", num_envs=16, num_steps=8, epochs=1, batches_per_epoch=16,
+                          last_episodes=1)
+    envs = atari.make_envs(config)
+    envs.reset(seed=0)
+    steps = 64 * config.num_envs
+
+    def random_play():
+        for _ in range(64):
+            envs.step(np.random.randint(envs.single_action_space.n, size=config.num_envs))
+
+    raw_rate = steps / timed(random_play)
+    envs.close()
+    model = atari.build_model(config, 0)
+    start = time.perf_counter()
+    result = atari.train(model, Mask.ones(model), config, seed=0)
+    trainer_rate = result["stats"]["env_steps"] / (time.perf_counter() - start)
+
+    frames = torch.randint(0, 255, (128, 4, 105, 80), dtype=torch.uint8)
+    with torch.no_grad():
+        acting = 128 / timed(lambda: model(frames.contiguous(memory_format=torch.channels_last)), repeat=3)
+        acting_plain = 128 / timed(lambda: model.to(memory_format=torch.contiguous_format)(frames), repeat=3)
+    model.to(memory_format=torch.channels_last)
+    return {"name": "atari_throughput", "raw_env_steps_per_s": raw_rate, "trainer_env_steps_per_s": trainer_rate,
+            "ratio": trainer_rate / raw_rate, "acting_samples_per_s_channels_last": acting,
+            "acting_samples_per_s_contiguous": acting_plain, "target": "report", "met": None}
+
+
+# --- 4. pruning at scale --------------------------------------------------------------------------------
+
+_PRUNE_CHILD = r"""
+import resource, sys, time, torch
+from lthlib import Mask, prune_global
+torch.manual_seed(0)
+d, ffn, vocab = 1024, 4096, 32768
+shapes = {"embed.weight": (vocab, d)}
+for side, layers, attn in (("encoder", 6, 4), ("decoder", 6, 8)):
+    for i in range(layers):
+        for j in range(attn):
+            shapes[f"{side}.{i}.attn{j}.weight"] = (d, d)
+        shapes[f"{side}.{i}.fc1.weight"] = (ffn, d)
+        shapes[f"{side}.{i}.fc2.weight"] = (d, ffn)
+        shapes[f"{side}.{i}.fc1.bias"] = (ffn,)
+weights = {k: torch.randn(s) for k, s in shapes.items()}
+mask = Mask({k: torch.ones(s, dtype=torch.bool) for k, s in shapes.items()})
+size = sum(w.numel() * 4 for w in weights.values())
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+start = time.perf_counter()
+if sys.argv[1] == "ours":
+    new = prune_global(weights, mask, 0.2)
+else:  # naive: concatenate every magnitude, sort, threshold
+    flat = torch.cat([w.abs().flatten() for w in weights.values()])
+    threshold = flat.sort().values[int(0.2 * flat.numel())]
+    new = {k: w.abs() >= threshold for k, w in weights.items()}
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+mask_bytes = sum(m.numel() for m in new.values())  # the new mask itself (1 byte per weight) is the result
+print(sum(w.numel() for w in weights.values()), size, seconds, peak - before - mask_bytes)
+"""
+
+
+def bench_pruning_at_scale() -> dict:
+    out = {}
+    for method in ("ours", "naive"):
+        line = subprocess.run([sys.executable, "-c", _PRUNE_CHILD, method], capture_output=True, text=True,
+                              check=True).stdout.split()
+        params, size, seconds, extra = int(line[0]), int(line[1]), float(line[2]), int(line[3])
+        out[method] = (seconds, extra)
+    (ours_s, ours_extra), (naive_s, naive_extra) = out["ours"], out["naive"]
+    return {"name": "global_pruning_210M", "parameters": params, "model_bytes": size,
+            "ours_seconds": ours_s, "naive_seconds": naive_s, "ours_extra_memory_x_model": ours_extra / size,
+            "naive_extra_memory_x_model": naive_extra / size, "ratio": ours_extra / size, "target": "<= 1.5",
+            "met": ours_extra / size <= 1.5}
+
+
+# --- 5. sparse inference -----------------------------------------------------------------------------
+
+def _sparse_speedups(weight: torch.Tensor, inputs: torch.Tensor, sparsities) -> dict[str, float]:
+    """Dense matmul time / CSR matmul time of `weight` (out, in) pruned by magnitude to each sparsity."""
+    speedups = {}
+    for sparsity in sparsities:
+        mask = prune_global({"w": weight}, Mask({"w": torch.ones_like(weight, dtype=torch.bool)}), sparsity)
+        pruned = weight * mask["w"]
+        csr = pruned.to_sparse_csr()
+        with torch.no_grad():
+            dense_t = timed(lambda: pruned @ inputs, repeat=5)
+            sparse_t = timed(lambda: csr @ inputs, repeat=5)
+        assert torch.allclose(pruned @ inputs, csr @ inputs, atol=1e-3)
+        speedups[f"{sparsity:.2f}"] = dense_t / sparse_t
+    return speedups
+
+
+def bench_sparse_inference() -> dict:
+    torch.manual_seed(0)
+    sparsities = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98)
+    cases = {
+        "mlp_256x256_batch32": (torch.randn(256, 256), torch.randn(256, 32)),
+        "lstm650_gates_batch30": (torch.randn(4 * 650, 650), torch.randn(650, 30)),
+        "transformer_ffn_4096x1024_tokens64": (torch.randn(4096, 1024), torch.randn(1024, 64)),
+    }
+    result = {"name": "sparse_inference_csr", "speedup_vs_dense": {}}
+    for case, (weight, inputs) in cases.items():
+        result["speedup_vs_dense"][case] = _sparse_speedups(weight, inputs, sparsities)
+    at_90 = [result["speedup_vs_dense"][c]["0.90"] for c in ("mlp_256x256_batch32", "transformer_ffn_4096x1024_tokens64")]
+    result.update({"ratio": min(at_90), "target": ">= 1.5 at 90% (MLP and Transformer)", "met": min(at_90) >= 1.5})
+    return result
+
+
+BENCHMARKS = {"a2c": bench_a2c, "masking_lstm": bench_masking_lstm, "masking_atari": bench_masking_atari,
+              "atari": bench_atari_throughput, "pruning": bench_pruning_at_scale, "sparse": bench_sparse_inference}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), default=None)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, the same for every side")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    records = []
+    for name in args.only or BENCHMARKS:
+        start = time.perf_counter()
+        record = BENCHMARKS[name]()
+        record["bench_seconds"] = time.perf_counter() - start
+        records.append(record)
+        print(json.dumps(record), flush=True)
+    print()
+    print(f"{'benchmark':<28} {'ratio':>8}  {'target':<38} met")
+    for r in records:
+        print(f"{r['name']:<28} {r['ratio']:>8.2f}  {r['target']:<38} {r['met']}")
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M")
+    path = RESULTS / f"{stamp}-{socket.gethostname()}.json"
+    path.write_text(json.dumps({"date": stamp, "host": socket.gethostname(), "machine": platform.machine(),
+                                "cpus": torch.get_num_threads(), "torch": torch.__version__,
+                                "load_average": list(__import__("os").getloadavg()),
+                                "benchmarks": records}, indent=1))
+    print(f"\nsaved {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""What every family's notebook does around the lottery loop: check parameters, run, publish."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from lthlib.configs import hashed_fields
+from lthlib.family import Family
+from lthlib.lottery import Lottery, check_seeds, run_lottery
+from lthlib.paths import resolve
+from lthlib.store import publish
+
+
+def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: float, levels: int,
+            seeds, **overrides: Any) -> tuple[Any, Lottery, list[int]]:
+    """Check every parameter before any training; print the config and how it differs from `paper`."""
+    config = family.config(task, preset, **overrides)
+    lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels)
+    seeds = check_seeds(seeds)
+    placement = {f.name for f in dataclasses.fields(config) if not f.metadata.get("hash", True)}
+    paper = hashed_fields(family.config(task, "paper", **{k: v for k, v in overrides.items() if k in placement}))
+    differences = {k: (v, paper[k]) for k, v in hashed_fields(config).items() if paper[k] != v}
+    print(config)
+    print("differences from the paper preset (ours, paper):", differences or "none")
+    return config, lottery, seeds
+
+
+def run(family: Family, config: Any, lottery: Lottery, seeds: list[int], runs_dir: str, workers: int,
+        publish_to: str = "") -> Path:
+    """Run or resume the lottery; with `publish_to`, also write the run's summary there for the book."""
+    root = run_lottery(family, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
+    print("run directory:", root)
+    if publish_to:
+        print("summary:", publish(root, resolve(publish_to)))
+    return root
