@@ -13,7 +13,6 @@ import argparse
 import datetime
 import json
 import platform
-import resource
 import socket
 import subprocess
 import sys
@@ -160,7 +159,7 @@ def bench_atari_throughput() -> dict:
 # --- 4. pruning at scale --------------------------------------------------------------------------------
 
 _PRUNE_CHILD = r"""
-import resource, sys, time, torch
+import sys, time, torch
 from lthlib import Mask, prune_global
 torch.manual_seed(0)
 d, ffn, vocab = 1024, 4096, 32768
@@ -175,7 +174,14 @@ for side, layers, attn in (("encoder", 6, 4), ("decoder", 6, 8)):
 weights = {k: torch.randn(s) for k, s in shapes.items()}
 mask = Mask({k: torch.ones(s, dtype=torch.bool) for k, s in shapes.items()})
 size = sum(w.numel() * 4 for w in weights.values())
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def status(field):  # bytes, from /proc/self/status
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+
+open("/proc/self/clear_refs", "w").write("5")  # reset the peak (VmHWM) to the current RSS
+before = status("VmRSS:")
 start = time.perf_counter()
 if sys.argv[1] == "ours":
     new = prune_global(weights, mask, 0.2)
@@ -184,7 +190,7 @@ else:  # naive: concatenate every magnitude, sort, threshold
     threshold = flat.sort().values[int(0.2 * flat.numel())]
     new = {k: w.abs() >= threshold for k, w in weights.items()}
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+peak = status("VmHWM:")
 mask_bytes = sum(m.numel() for m in new.values())  # the new mask itself (1 byte per weight) is the result
 print(sum(w.numel() for w in weights.values()), size, seconds, peak - before - mask_bytes)
 """

@@ -72,7 +72,8 @@ def test_every_figure_draws_in_a_real_browser_offline(book):
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
         ])
-        for path in [book / "index.html", book / "book" / "method.html", *figure_pages]:
+        for path in [book / "index.html", book / "book" / "method.html", book / "book" / "scorecard.html",
+                     book / "book" / "performance.html", *figure_pages]:
             page = browser.new_page()
             errors, remote = [], []
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

@@ -59,8 +59,8 @@ class LSTMConfig:
 
 
 # What `cpu` shrinks so that one seed's curve fits in about two hours on 2 cores.
-_CPU = {"embedding_size": 200, "hidden_size": 200, "epochs": 3, "train_tokens": 300_000,
-        "eval_tokens": 40_000}
+_CPU = {"embedding_size": 200, "hidden_size": 200, "epochs": 2, "train_tokens": 200_000,
+        "eval_tokens": 20_000}
 _SMOKE = {"embedding_size": 16, "hidden_size": 16, "epochs": 2, "bptt": 10, "batch_size": 4,
           "train_tokens": 800, "eval_tokens": 200}
 
