@@ -59,4 +59,4 @@ def test_wt_vs_rt_and_scorecard_read_the_numbers():
     assert len(card) == len(CLAIMS)
     assert card.status.iloc[0] == SHOWN
     assert "levels 1–3 of 3" in card["our evidence"].iloc[0]
-    assert (card[card.domain.str.startswith("LSTM")].status == NOT_YET).all()
+    assert (card[card.domain.str.startswith("Transformer")].status == NOT_YET).all()
