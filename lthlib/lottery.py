@@ -106,7 +106,7 @@ def level_dir(root: Path, seed: int, level: int) -> Path:
     return root / f"seed_{seed}" / f"level_{level:02d}"
 
 
-def _tickets_done(root: Path, seeds: list[int], levels: int) -> int:
+def tickets_done(root: Path, seeds: list[int], levels: int) -> int:
     done = 0
     for seed in seeds:
         for level in range(levels + 1):
@@ -232,7 +232,7 @@ def run_lottery(
     total = len(seeds) * (1 + 2 * lottery.levels)
     bar = tqdm(total=total, desc=f"{family.name} {config.task} {lottery.variant}", unit="ticket",
                disable=not progress)
-    refresh = lambda: bar.update(_tickets_done(root, seeds, lottery.levels) - bar.n)  # noqa: E731
+    refresh = lambda: bar.update(tickets_done(root, seeds, lottery.levels) - bar.n)  # noqa: E731
     refresh()
     try:
         if workers == 1:

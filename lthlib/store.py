@@ -60,7 +60,7 @@ def settings_hash(settings: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
-def _finished_tickets(root: Path):
+def finished_tickets(root: Path):
     """(settings, ticket record) pairs from run trees and from published summaries under `root`."""
     for settings_file in sorted(root.rglob("settings.json")):
         settings = read_json(settings_file)
@@ -90,7 +90,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             "run": run_name(settings), "ticket": record["ticket"], "seed": record["seed"], "level": record["level"],
             "fraction_pruned": record["fraction_pruned"], "metric": metric, "value": value,
         }
-        for settings, record in _finished_tickets(Path(root))
+        for settings, record in finished_tickets(Path(root))
         for metric, value in record["metrics"].items()
     ]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
@@ -112,7 +112,7 @@ def load_layer_sparsity(root: str | Path) -> pd.DataFrame:
     rows = [
         {"family": settings["family"], "task": settings["task"], "variant": settings["variant"],
          "seed": record["seed"], "level": record["level"], "layer": layer, "fraction_pruned": fraction}
-        for settings, record in _finished_tickets(Path(root))
+        for settings, record in finished_tickets(Path(root))
         if record["ticket"] == "winning"
         for layer, fraction in record["layer_fractions_pruned"].items()
     ]
@@ -127,7 +127,7 @@ def publish(run_root: str | Path, results_dir: str | Path) -> Path:
     """
     run_root = Path(run_root)
     settings = read_json(run_root / "settings.json")
-    tickets = [record for _, record in _finished_tickets(run_root)]
+    tickets = [record for _, record in finished_tickets(run_root)]
     relative = run_root.relative_to(run_root.parents[2])  # <family>/<task>/<variant>-<hash>
     out = Path(results_dir) / relative.parent / f"{relative.name}{SUMMARY_SUFFIX}"
     atomic_write_json({"settings": settings, "tickets": tickets}, out)
@@ -138,7 +138,8 @@ def prepare_for_book(notebook_path: str | Path) -> None:
     """Make an executed notebook fit for the offline book.
 
     Its title gets the parameters it ran with (the book lists many runs of one notebook), and
-    ipywidgets outputs (tqdm bars) become their text: widget views need JavaScript from a CDN.
+    ipywidgets outputs (tqdm bars) are dropped: widget views need JavaScript from a CDN, and their
+    text fallback shows the bar as it started, not as it ended.
     """
     import nbformat
 
@@ -152,8 +153,7 @@ def prepare_for_book(notebook_path: str | Path) -> None:
             break
     widget = "application/vnd.jupyter.widget-view+json"
     for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            if widget in output.get("data", {}):
-                output["data"] = {"text/plain": output["data"].get("text/plain", "")}
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if widget not in o.get("data", {})]
     notebook.metadata.pop("widgets", None)
     _atomic_write(notebook_path, lambda f: f.write(nbformat.writes(notebook).encode()))

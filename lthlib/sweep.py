@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lthlib.lottery import Lottery, _tickets_done, check_seeds, run_root
+from lthlib.lottery import Lottery, tickets_done, check_seeds, run_root
 from lthlib.paths import resolve
-from lthlib.store import load_results, publish
+from lthlib.store import finished_tickets, load_results, publish
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
 
 def is_finished(item: SweepTask) -> bool:
     levels = item.parameters["levels"]
-    return item.root is not None and _tickets_done(item.root, [item.seed], levels) == 1 + 2 * levels
+    return item.root is not None and tickets_done(item.root, [item.seed], levels) == 1 + 2 * levels
 
 
 def _execute(notebook: str, out: str, parameters: dict) -> float:
@@ -199,10 +199,8 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     preset's ticket is scaled by the family's `ticket_cost` (a compute proxy: episodes for classic
     control, tokens x multiply-adds per token for the LSTM). GPU time is not measured here.
     """
-    from lthlib.store import _finished_tickets
-
     measured: dict[tuple[str, str], tuple[list[float], dict]] = {}
-    for settings, record in _finished_tickets(resolve(measured_from)):
+    for settings, record in finished_tickets(resolve(measured_from)):
         times, _ = measured.setdefault((settings["family"], settings["task"]), ([], settings["config"]))
         times.append(record["wall_time_s"])
     tickets: dict[tuple[str, str, str], int] = {}
