@@ -60,7 +60,6 @@ class SweepTask:
     error: str = ""
     status: str = "pending"
     wall_time_s: float = 0.0
-    attempts: int = 0
     notebook: Path | None = field(default=None)
 
 
@@ -160,7 +159,6 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
                 item.status = "finished"
             except Exception as e:  # a task that failed every retry: report it, the others go on
                 item.status, item.error = "failed", _short(e)
-            item.attempts = 1 + max_retries if item.status == "failed" else item.attempts
             bar.update(1)
             bar.write(_line(item))
     bar.close()
