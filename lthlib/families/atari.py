@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lthlib.configs import check_preset, make_config
+from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 
@@ -169,16 +170,6 @@ def a2c_loss(logits, values, actions, behaviour_log_prob, returns, cfg: AtariCon
     return policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
 
 
-def n_step_returns(rewards, terminated, valid, values, next_value, gamma):
-    """Discounted returns over a rollout (time-major); autoreset steps take the value of their frame."""
-    returns = torch.empty_like(rewards)
-    for t in reversed(range(rewards.shape[0])):
-        target = rewards[t] + gamma * (1.0 - terminated[t]) * next_value
-        next_value = torch.where(valid[t], target, values[t])
-        returns[t] = next_value
-    return returns
-
-
 # --- training ----------------------------------------------------------------------------------------
 
 def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=None) -> dict:
@@ -189,8 +180,7 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
     masking = MaskedTraining(model, mask, optimizer)
     obs = torch.as_tensor(envs.reset(seed=seed % (2**31 - 1 - n))[0], device=device)  # ale-py takes int32 seeds
-    after_done = np.zeros(n, dtype=bool)
-    running, episode_scores = np.zeros(n), []
+    episodes = EpisodeTracker(n)
     envs_per_batch = cfg.batch_size // T
     total_batches, batches, env_steps = cfg.epochs * cfg.batches_per_epoch, 0, 0
     history = []
@@ -202,11 +192,7 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
                 logits, value = model(obs.contiguous(memory_format=torch.channels_last))
                 action = torch.multinomial(F.softmax(logits, -1), 1).squeeze(1)
                 next_obs, reward, term, trunc, _ = envs.step(action.cpu().numpy())
-                is_transition = ~after_done
-                done = (term | trunc) & is_transition
-                running += reward
-                episode_scores.extend(running[done].tolist())
-                running[done] = 0.0
+                is_transition = episodes.step(reward, term, trunc)
                 frames.append(obs)
                 actions.append(action)
                 behaviour.append(F.log_softmax(logits, -1).gather(-1, action.unsqueeze(-1)).squeeze(-1))
@@ -214,7 +200,6 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
                 terminated.append(torch.as_tensor(term, dtype=torch.float32, device=device))
                 valid.append(torch.as_tensor(is_transition, device=device))
                 values.append(value)
-                after_done = done
                 obs = torch.as_tensor(next_obs, device=device)
             next_value = model(obs.contiguous(memory_format=torch.channels_last))[1]
         env_steps += n * T
@@ -236,17 +221,17 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
             batches += 1
             if batches % cfg.batches_per_epoch == 0:
                 epoch = batches // cfg.batches_per_epoch
-                history.append(float(np.mean(episode_scores[-cfg.last_episodes:])) if episode_scores else float("nan"))
+                history.append(float(np.mean(episodes.returns[-cfg.last_episodes:])) if episodes.returns else float("nan"))
                 if rewind_hook is not None and epoch == cfg.rewind_epochs:
                     rewind_hook(model)
             if batches >= total_batches:
                 break
     envs.close()
     masking.remove()
-    last = episode_scores[-cfg.last_episodes:]
+    last = episodes.returns[-cfg.last_episodes:]
     return {
         "metrics": {"reward": float(np.mean(last)) if last else float("nan")},
-        "history": {"epoch_mean_reward": history, "episodes": len(episode_scores)},
+        "history": {"epoch_mean_reward": history, "episodes": len(episodes.returns)},
         "stats": {"env_steps": env_steps, "batches": batches},
     }
 
@@ -257,17 +242,11 @@ def random_policy_score(cfg: AtariConfig, episodes: int = 16, seed: int = 0) -> 
     envs = make_envs(cfg, min(episodes, 16))
     envs.reset(seed=seed)
     rng = np.random.default_rng(seed)
-    running, scores = np.zeros(envs.num_envs), []
-    after_done = np.zeros(envs.num_envs, dtype=bool)
-    while len(scores) < episodes:
-        _, reward, term, trunc, _ = envs.step(rng.integers(envs.single_action_space.n, size=envs.num_envs))
-        done = (term | trunc) & ~after_done
-        running += reward
-        scores.extend(running[done].tolist())
-        running[done] = 0.0
-        after_done = done
+    tracker = EpisodeTracker(envs.num_envs)
+    while len(tracker.returns) < episodes:
+        tracker.step(*envs.step(rng.integers(envs.single_action_space.n, size=envs.num_envs))[1:4])
     envs.close()
-    return float(np.mean(scores[:episodes]))
+    return float(np.mean(tracker.returns[:episodes]))
 
 
 @torch.no_grad()

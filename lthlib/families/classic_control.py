@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lthlib.configs import check_preset, make_config
+from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 
@@ -150,48 +151,32 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
 
     total_episodes = config.epochs * config.episodes_per_epoch
     rewind_after = config.rewind_epochs * config.episodes_per_epoch if rewind_hook else None
-    episode_returns: list[float] = []
-    running_return = np.zeros(n)
-    # gymnasium autoresets on the step *after* an episode ends: that step's action is ignored, so
-    # it is no transition and must not enter the loss.
-    after_done = np.zeros(n, dtype=bool)
+    episodes = EpisodeTracker(n)
     obs = torch.as_tensor(envs.reset(seed=seed)[0], device=device)
     env_steps = updates = 0
 
-    while len(episode_returns) < total_episodes:
+    while len(episodes.returns) < total_episodes:
         logits, values, actions, rewards, terminated, valid = [], [], [], [], [], []
         for _ in range(config.num_steps):
             step_logits, step_value = model(obs)
             action = torch.multinomial(F.softmax(step_logits.detach(), -1), 1).squeeze(1)
             next_obs, reward, term, trunc, _ = envs.step(action.cpu().numpy())
-            is_transition = ~after_done
-            done = (term | trunc) & is_transition
-            running_return += reward
-            episode_returns.extend(running_return[done].tolist())
-            running_return[done] = 0.0
+            is_transition = episodes.step(reward, term, trunc)
             logits.append(step_logits)
             values.append(step_value)
             actions.append(action)
             rewards.append(reward * config.reward_scale)
             terminated.append(term)
             valid.append(is_transition)
-            after_done = done
             obs = torch.as_tensor(next_obs, device=device)
         env_steps += n * config.num_steps
 
         with torch.no_grad():
             next_value = model(obs)[1]
-        returns = []
-        for t in reversed(range(config.num_steps)):
-            r = torch.as_tensor(rewards[t], dtype=torch.float32, device=device)
-            not_terminal = torch.as_tensor(~terminated[t], dtype=torch.float32, device=device)
-            is_valid = torch.as_tensor(valid[t], device=device)
-            # An autoreset step holds the final observation of the episode before it: its value is
-            # what a truncated episode bootstraps from.
-            next_value = torch.where(is_valid, r + gamma * not_terminal * next_value, values[t].detach())
-            returns.append(next_value)
-        returns = torch.stack(returns[::-1])
-        is_valid = torch.as_tensor(np.stack(valid), device=device)
+        as_tensor = lambda xs, dtype: torch.as_tensor(np.stack(xs), dtype=dtype, device=device)  # noqa: E731
+        is_valid = as_tensor(valid, torch.bool)
+        returns = n_step_returns(as_tensor(rewards, torch.float32), as_tensor(terminated, torch.float32),
+                                 is_valid, torch.stack(values).detach(), next_value, gamma)
 
         log_probs = F.log_softmax(torch.stack(logits), -1)
         action_log_prob = log_probs.gather(-1, torch.stack(actions).unsqueeze(-1)).squeeze(-1)
@@ -209,13 +194,13 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
         optimizer.step()
         updates += 1
 
-        if rewind_after is not None and len(episode_returns) >= rewind_after:
+        if rewind_after is not None and len(episodes.returns) >= rewind_after:
             rewind_hook(model)
             rewind_after = None
 
     envs.close()
     masking.remove()
-    episode_returns = episode_returns[:total_episodes]
+    episode_returns = episodes.returns[:total_episodes]
     per_epoch = np.array(episode_returns).reshape(config.epochs, config.episodes_per_epoch).mean(1)
     return {
         "metrics": {"reward": float(np.mean(episode_returns[-config.last_episodes:]))},
