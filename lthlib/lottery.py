@@ -9,9 +9,12 @@ stopped.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import hashlib
 import multiprocessing
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -142,6 +145,20 @@ def random_ticket(family: Family, config: Any, mask: Mask, seed: int) -> nn.Modu
     return model
 
 
+def release_memory() -> None:
+    """Give the heap pages a finished ticket freed back to the OS.
+
+    glibc keeps them otherwise, and with gymnasium's Box2D LunarLander (which holds ~1.7 KB per
+    env step until its envs close) a worker's RSS grew by ~400 MB per ticket, 12 GB after ~30.
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to trim
+            pass
+
+
 def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, rewind_hook=None):
     start = time.perf_counter()
     result = family.train(model, mask, config, derived_seed(seed, level, ticket), rewind_hook)
@@ -149,6 +166,7 @@ def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, r
     if ticket != "random":
         atomic_torch_save(model.state_dict(), out / "trained.pt")
     atomic_write_json(record, out / f"{ticket}.json")
+    release_memory()
 
 
 def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Path, on_ticket=None) -> None:

@@ -22,6 +22,9 @@ def test_corpus_matches_the_published_counts():
     assert len(corpus.vocab) == 33_278
     assert corpus.train.numel() == 2_088_628
     assert (corpus.valid.numel(), corpus.test.numel()) == (217_646, 245_569)
+    counts = torch.bincount(corpus.train, minlength=len(corpus.vocab))
+    assert (counts[:-1] >= counts[1:]).all()  # ids in order of training frequency
+    assert next(iter(corpus.vocab)) == "the"
 
 
 @needs_data
@@ -65,8 +68,7 @@ def test_global_pruning_covers_lstm_weights_and_biases_and_they_stay_zero(tmp_pa
     MaskedTraining(model, mask, optimizer)
     tokens = torch.randint(0, 50, (20, 4))
     for _ in range(100):
-        logits, _ = model(tokens[:-1])
-        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), tokens[1:].flatten())
+        loss = model(tokens[:-1], tokens[1:])[0].mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -79,7 +81,22 @@ def test_global_pruning_covers_lstm_weights_and_biases_and_they_stay_zero(tmp_pa
     for name, m in mask.items():
         assert (dict(fresh.named_parameters())[name][~m] == 0).all(), name
     fresh.eval(), model.eval()
-    assert torch.equal(fresh(tokens)[0], model(tokens)[0])
+    assert torch.equal(fresh(tokens[:-1], tokens[1:])[0], model(tokens[:-1], tokens[1:])[0])
+
+
+def test_adaptive_softmax_gives_each_token_its_log_likelihood_and_is_pruned_too():
+    torch.manual_seed(0)
+    model = L.LSTMLanguageModel(vocab_size=50, embedding_size=16, hidden_size=16, layers=2, dropout=0.0,
+                                adaptive_softmax_cutoffs=(10, 30))
+    tokens = torch.randint(0, 50, (7, 3))
+    nll, _ = model(tokens[:-1], tokens[1:])
+    with torch.no_grad():
+        hidden = model.lstm(model.embedding(tokens[:-1]))[0].flatten(0, 1)
+        log_probs = model.decoder.log_prob(hidden)  # the full distribution over the 50 words
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(len(hidden)))
+    assert torch.allclose(nll, -log_probs.gather(1, tokens[1:].reshape(-1, 1)).squeeze(1), atol=1e-6)
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
+    assert {"decoder.head.weight", "decoder.tail.0.0.weight", "decoder.tail.1.1.weight"} <= set(mask)
 
 
 @needs_data

@@ -7,7 +7,9 @@ layers, truncated BPTT 50, batch 30, Adam lr 1e-3, betas (0.9, 0.999), eps 1e-3;
 ticket; the metric is the test log perplexity (the mean token negative log-likelihood, in nats);
 late rewinding to the weights after epoch 1. It leaves open, and we choose: untied input and
 output embeddings, PyTorch word_language_model's initialisation (embedding and decoder weights
-U(-0.1, 0.1), decoder bias 0), gradient-norm clip 0.25, evaluation batch 10.
+U(-0.1, 0.1), decoder bias 0), gradient-norm clip 0.25, evaluation batch 10. The vocabulary is
+ordered by training-set frequency, so that an adaptive softmax (the `cpu` preset's only change to
+the architecture) can give the rare words the small clusters.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -50,6 +53,9 @@ class LSTMConfig:
     train_tokens: int | None = None  # use only the first N training tokens (None: all 2,088,628)
     eval_tokens: int | None = None  # evaluate on the first N valid/test tokens (None: all)
     eval_batch_size: int = 10
+    # () -> the paper's full softmax; else nn.AdaptiveLogSoftmaxWithLoss (Grave et al. 2017) with these
+    # frequency cutoffs: the same log-likelihood objective at a fraction of the multiply-adds per token
+    adaptive_softmax_cutoffs: tuple[int, ...] = ()
     data_dir: str = field(default="", metadata={"hash": False})  # "" -> $LTH_WIKITEXT2_DIR or data/wikitext-2
     device: str = field(default="cpu", metadata={"hash": False})
 
@@ -58,9 +64,12 @@ class LSTMConfig:
         return "WikiText-2"
 
 
-# What `cpu` shrinks so that one seed's curve fits in about two hours on 2 cores.
-_CPU = {"embedding_size": 200, "hidden_size": 200, "epochs": 2, "train_tokens": 200_000,
-        "eval_tokens": 20_000}
+# What `cpu` shrinks so that one seed's curve (10 levels) takes about an hour on one core: width
+# 650 -> 200, 10 epochs -> 2 over the first 600k of the 2.09M training tokens, evaluation on the first
+# 100k validation / test tokens, and an adaptive softmax over the 33,278 words (8.5x the tokens/s of
+# the full softmax at width 200, measured here).
+_CPU = {"embedding_size": 200, "hidden_size": 200, "epochs": 2, "train_tokens": 600_000,
+        "eval_tokens": 100_000, "adaptive_softmax_cutoffs": (2_000, 10_000)}
 _SMOKE = {"embedding_size": 16, "hidden_size": 16, "epochs": 2, "bptt": 10, "batch_size": 4,
           "train_tokens": 800, "eval_tokens": 200}
 
@@ -109,12 +118,12 @@ class Corpus:
 
 @lru_cache(maxsize=2)
 def load_corpus(directory: Path) -> Corpus:
-    """Token ids of the three splits; the vocabulary is built from train, then valid, then test."""
+    """Token ids of the three splits; the vocabulary (all three) is ordered by training frequency."""
     tokens = {split: tokenize(directory / f"{split}.txt") for split in SPLITS}
-    vocab: dict[str, int] = {}
-    for split in SPLITS:
-        for token in tokens[split]:
-            vocab.setdefault(token, len(vocab))
+    first_seen = dict.fromkeys(token for split in SPLITS for token in tokens[split])
+    counts = Counter(tokens["train"])
+    ordered = sorted(first_seen, key=lambda token: -counts[token])  # stable: ties keep first appearance
+    vocab = {token: i for i, token in enumerate(ordered)}
     ids = {split: torch.tensor([vocab[t] for t in tokens[split]], dtype=torch.long) for split in SPLITS}
     return Corpus(vocab, ids["train"], ids["valid"], ids["test"])
 
@@ -128,24 +137,33 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
 # --- model ---------------------------------------------------------------------------------------
 
 class LSTMLanguageModel(nn.Module):
-    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, layers: int, dropout: float):
+    def __init__(self, vocab_size: int, embedding_size: int, hidden_size: int, layers: int, dropout: float,
+                 adaptive_softmax_cutoffs: tuple[int, ...] = ()):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.lstm = nn.LSTM(embedding_size, hidden_size, layers, dropout=dropout if layers > 1 else 0.0)
-        self.decoder = nn.Linear(hidden_size, vocab_size)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
-        nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
-        nn.init.zeros_(self.decoder.bias)
+        if adaptive_softmax_cutoffs:
+            self.decoder = nn.AdaptiveLogSoftmaxWithLoss(hidden_size, vocab_size, list(adaptive_softmax_cutoffs))
+        else:
+            self.decoder = nn.Linear(hidden_size, vocab_size)
+            nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
+            nn.init.zeros_(self.decoder.bias)
 
-    def forward(self, tokens: torch.Tensor, state=None):
+    def forward(self, tokens: torch.Tensor, targets: torch.Tensor, state=None):
+        """(negative log-likelihood of each target token, flattened; the LSTM state)."""
         output, state = self.lstm(self.embedding(tokens), state)
-        return self.decoder(output), state
+        output, targets = output.flatten(0, 1), targets.flatten()
+        if isinstance(self.decoder, nn.AdaptiveLogSoftmaxWithLoss):
+            return -self.decoder(output, targets).output, state
+        return F.cross_entropy(self.decoder(output), targets, reduction="none"), state
 
 
 def build_model(cfg: LSTMConfig, seed: int) -> LSTMLanguageModel:
     vocab = load_corpus(data_dir(cfg)).vocab
     torch.manual_seed(seed)
-    model = LSTMLanguageModel(len(vocab), cfg.embedding_size, cfg.hidden_size, cfg.layers, cfg.dropout)
+    model = LSTMLanguageModel(len(vocab), cfg.embedding_size, cfg.hidden_size, cfg.layers, cfg.dropout,
+                              cfg.adaptive_softmax_cutoffs)
     return model.to(cfg.device)
 
 
@@ -161,8 +179,8 @@ def log_perplexity(model: LSTMLanguageModel, ids: torch.Tensor, cfg: LSTMConfig)
         inputs = data[start: start + cfg.bptt]
         targets = data[start + 1: start + 1 + inputs.size(0)]
         inputs = inputs[: targets.size(0)]
-        logits, state = model(inputs, state)
-        total_nll += F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="sum").item()
+        nll, state = model(inputs, targets, state)
+        total_nll += nll.sum().item()
         count += targets.numel()
     return total_nll / count
 
@@ -188,8 +206,8 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
             inputs = inputs[: targets.size(0)]
             if state is not None:  # truncated BPTT: carry the state, not its history
                 state = tuple(s.detach() for s in state)
-            logits, state = model(inputs, state)
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+            nll, state = model(inputs, targets, state)
+            loss = nll.mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
@@ -211,8 +229,14 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
 
 def ticket_cost(config: dict, vocab_size: int = 33_278, train_size: int = 2_088_628) -> float:
     """A compute proxy for one ticket, to scale measured times between presets: tokens x multiply-adds."""
-    e, h = config["embedding_size"], config["hidden_size"]
-    per_token = h * vocab_size + 4 * h * (e + h) + 4 * h * 2 * h * (config["layers"] - 1)
+    e, h, cutoffs = config["embedding_size"], config["hidden_size"], config.get("adaptive_softmax_cutoffs") or []
+    if cutoffs:  # the head, plus every tail cluster as if each token needed it (an upper bound)
+        edges = [*cutoffs, vocab_size]
+        decoder = h * (cutoffs[0] + len(cutoffs)) + sum(
+            (h // 4 ** (i + 1)) * (h + edges[i + 1] - edges[i]) for i in range(len(cutoffs)))
+    else:
+        decoder = h * vocab_size
+    per_token = decoder + 4 * h * (e + h) + 4 * h * 2 * h * (config["layers"] - 1)
     return config["epochs"] * (config["train_tokens"] or train_size) * per_token
 
 
