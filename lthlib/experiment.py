@@ -14,13 +14,17 @@ from lthlib.store import publish
 
 
 def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: float, levels: int,
-            seeds, **overrides: Any) -> tuple[Any, Lottery, list[int]]:
-    """Check every parameter before any training; print the config and how it differs from `paper`."""
+            seeds, exclude: tuple[str, ...] = (), **overrides: Any) -> tuple[Any, Lottery, list[int]]:
+    """Check every parameter before any training; print the config and how it differs from `paper`.
+
+    `exclude`: glob patterns of parameters never pruned (the lottery's); `overrides`: config fields.
+    """
     config = family.config(task, preset, **overrides)
-    lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels)
+    lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude))
     seeds = check_seeds(seeds)
     placement = {f.name for f in dataclasses.fields(config) if not f.metadata.get("hash", True)}
-    paper = hashed_fields(family.config(task, "paper", **{k: v for k, v in overrides.items() if k in placement}))
+    # the same task (a preset may default to another dataset, one that need not be on this machine)
+    paper = hashed_fields(family.config(config.task, "paper", **{k: v for k, v in overrides.items() if k in placement}))
     differences = {k: (v, paper[k]) for k, v in hashed_fields(config).items() if paper[k] != v}
     print(config)
     print("differences from the paper preset (ours, paper):", differences or "none")

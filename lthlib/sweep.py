@@ -34,6 +34,7 @@ class FamilyNotebook:
     notebook: str  # path from the repository root
     task_parameter: str | None  # the notebook parameter naming the task (None: the family has one task)
     default_tasks: tuple[str, ...]
+    one_run_per_notebook: dict = field(default_factory=dict)  # notebook parameters that keep it to the planned run
 
     def family(self):
         return importlib.import_module(self.module).FAMILY
@@ -46,6 +47,8 @@ FAMILIES = {
                             ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert",
                              "Seaquest", "SpaceInvaders")),
     "lstm_lm": FamilyNotebook("lthlib.families.lstm_lm", "notebooks/lstm_wikitext2.ipynb", None, ("WikiText-2",)),
+    "transformer_mt": FamilyNotebook("lthlib.families.transformer_mt", "notebooks/transformer_mt.ipynb", "dataset",
+                                     ("Multi30k",), {"both_scopes": False}),
 }
 
 
@@ -79,18 +82,21 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
         for variant in variants:
             for seed in seeds:
                 notebook_parameters = {"preset": preset, "seeds": [seed], "variant": variant, "levels": levels,
-                                       "runs_dir": str(runs_dir), "workers": 1, **parameters}
+                                       "runs_dir": str(runs_dir), "workers": 1, **spec.one_run_per_notebook,
+                                       **parameters}
                 if spec.task_parameter:
                     notebook_parameters[spec.task_parameter] = task
                 item = SweepTask(family, task, seed, variant, notebook_parameters)
                 try:
                     fam = spec.family()
                     overrides = dict(parameters.get("overrides", {}))
-                    for key in ("device", "data_dir"):
+                    for key in ("device", "data_dir", "arch"):
                         if key in parameters:
                             overrides[key] = parameters[key]
                     config = fam.config(task, preset, **overrides)
-                    lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels)
+                    exclude = fam.lottery_exclude(parameters) if hasattr(fam, "lottery_exclude") else ()
+                    lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels,
+                                      exclude=exclude)
                     item.root = run_root(runs_dir, fam, config, lottery)
                     item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
                 except (ValueError, FileNotFoundError) as e:

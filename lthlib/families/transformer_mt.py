@@ -1,0 +1,411 @@
+"""Transformer translation, English -> German: fairseq's recipe in plain PyTorch.
+
+Reads top to bottom: architectures and presets -> data and subwords -> model -> trainer -> family.
+
+The paper (fairseq, after Ott et al. 2018) fixes: Transformer Base (`transformer_wmt_en_de`) and Big
+(`transformer_vaswani_wmt_en_de_big`), post-norm, all embeddings shared over a joint BPE vocabulary,
+sinusoidal positions, Adam betas (0.9, 0.98), inverse-square-root schedule with 4000 warm-up updates,
+label smoothing 0.1, checkpoint averaging, beam search, late rewinding to the weights after 1000
+updates, BLEU on newstest2014. We choose: fairseq's documented learning rate 7e-4 (warm-up from
+1e-7), 25k-token batches, no gradient clipping, the last 5 checkpoints 1000 updates apart averaged,
+beam 4 with length penalty 0.6 (fairseq's WMT generation settings), a SentencePiece BPE vocabulary
+(32k for WMT'14; 8k for Multi30k), and a decoder that starts from <s>.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lthlib.configs import check_preset, make_config
+from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
+from lthlib.masked import MaskedTraining
+from lthlib.masks import Mask
+from lthlib.paths import resolve
+
+# name -> (d_model, ffn_dim, heads, layers per stack, dropout)
+ARCHS = {
+    "base": (512, 2048, 8, 6, 0.1),  # fairseq transformer_wmt_en_de
+    "big": (1024, 4096, 16, 6, 0.3),  # fairseq transformer_vaswani_wmt_en_de_big
+    "small": (256, 1024, 4, 3, 0.1),  # the cpu preset's
+    "tiny": (32, 64, 2, 1, 0.0),  # tests
+}
+# dataset -> (environment variable, default directory, {split: file stem}, what to download)
+DATASETS = {
+    "Multi30k": ("LTH_MULTI30K_DIR", "data/multi30k", {"train": "train", "valid": "val", "test": "test_2016_flickr"},
+                 "Multi30k task 1 raw files (github.com/multi30k/dataset, data/task1/raw/, gunzipped)"),
+    "WMT14": ("LTH_WMT14_DIR", "data/wmt14-en-de", {"train": "train", "valid": "newstest2013", "test": "newstest2014"},
+              "WMT'14 En-De training data (Europarl v7, Common Crawl, News Commentary v9, concatenated into "
+              "train.en / train.de, statmt.org/wmt14/translation-task.html) and newstest2013 / newstest2014 "
+              "(statmt.org/wmt14/dev.tgz and test-full.tgz, as plain text)"),
+}
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+NOT_EMBEDDINGS = ("embedding.*", "*norm*")  # prune_embeddings=False: only attention and feed-forward weights
+
+
+def pruning_scope(prune_embeddings: bool) -> tuple[str, ...]:
+    """The lottery's `exclude` for the paper's two scopes: everything pooled, or embeddings kept whole."""
+    if not isinstance(prune_embeddings, bool):
+        raise ValueError(f"prune_embeddings must be True or False, got {prune_embeddings!r}")
+    return () if prune_embeddings else NOT_EMBEDDINGS
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    dataset: str = "WMT14"
+    arch: str = "base"
+    d_model: int = 512
+    ffn_dim: int = 2048
+    heads: int = 8
+    layers: int = 6  # encoder layers = decoder layers
+    dropout: float = 0.1
+    vocab_size: int = 32_000  # joint BPE over source and target
+    max_tokens: int = 25_000  # per batch, padding included, the longer side counted
+    updates: int = 50_000
+    lr: float = 7e-4
+    warmup_updates: int = 4000
+    warmup_init_lr: float = 1e-7
+    betas: tuple[float, float] = (0.9, 0.98)
+    adam_eps: float = 1e-8
+    label_smoothing: float = 0.1
+    rewind_updates: int = 1000  # late rewinding point
+    average_last: int = 5  # checkpoints averaged at the end
+    checkpoint_every: int = 1000  # updates between those checkpoints
+    beam: int = 4
+    lenpen: float = 0.6
+    test_sentences: int | None = None  # decode the first N test sentences (None: all)
+    data_dir: str = field(default="", metadata={"hash": False})  # "" -> $LTH_<DATASET>_DIR or data/<dataset>
+    device: str = field(default="cpu", metadata={"hash": False})
+
+    @property
+    def task(self) -> str:
+        return self.dataset
+
+
+_PRESETS = {
+    "paper": {"dataset": "WMT14", "arch": "base"},
+    # about 10 minutes per ticket on one core: 1,300 updates of ~1.9k source + target tokens (~2.4M
+    # tokens, ~3 passes over Multi30k), rewound at update 100, the last 3 checkpoints 50 updates apart
+    # averaged, the 1,000 test sentences decoded
+    "cpu": {"dataset": "Multi30k", "arch": "small", "vocab_size": 8000, "max_tokens": 1000, "updates": 1300,
+            "lr": 1e-3, "warmup_updates": 300, "rewind_updates": 100, "average_last": 3,
+            "checkpoint_every": 50},
+    "smoke": {"dataset": "Multi30k", "arch": "tiny", "vocab_size": 1000, "max_tokens": 400, "updates": 6,
+              "warmup_updates": 2, "rewind_updates": 2, "average_last": 2, "checkpoint_every": 2,
+              "beam": 2, "test_sentences": 4},
+}
+
+
+def config(task: str = "", preset: str = "cpu", arch: str = "", **overrides) -> TransformerConfig:
+    """The `preset` config (task "" -> the preset's dataset; arch "" -> the preset's), with overrides."""
+    check_preset(preset)
+    fields = dict(_PRESETS[preset])
+    if task:
+        fields["dataset"] = task
+    if arch:
+        fields["arch"] = arch
+    if fields["dataset"] not in DATASETS:
+        raise ValueError(f"unknown dataset {fields['dataset']!r}; choose one of {list(DATASETS)}")
+    if fields["arch"] not in ARCHS:
+        raise ValueError(f"unknown arch {fields['arch']!r}; choose one of {list(ARCHS)}")
+    d_model, ffn_dim, heads, layers, dropout = ARCHS[fields["arch"]]
+    fields = {"d_model": d_model, "ffn_dim": ffn_dim, "heads": heads, "layers": layers, "dropout": dropout} | fields
+    cfg = make_config(TransformerConfig, **fields | overrides)
+    for name in ("d_model", "ffn_dim", "heads", "layers", "vocab_size", "max_tokens", "updates", "beam"):
+        if getattr(cfg, name) < 1:
+            raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)!r}")
+    if cfg.d_model % cfg.heads:
+        raise ValueError(f"d_model ({cfg.d_model}) must be a multiple of heads ({cfg.heads})")
+    if not 1 <= cfg.rewind_updates < cfg.updates:
+        raise ValueError(f"rewind_updates must lie in [1, updates={cfg.updates}), got {cfg.rewind_updates}")
+    if not 1 <= cfg.average_last <= cfg.updates // cfg.checkpoint_every:
+        raise ValueError(f"average_last must lie in [1, updates // checkpoint_every], got {cfg.average_last}")
+    data_dir(cfg)  # a missing dataset is an error before any training
+    return cfg
+
+
+# --- data and subwords ---------------------------------------------------------------------------
+
+def data_dir(cfg: TransformerConfig) -> Path:
+    """The dataset's directory: cfg.data_dir, else $LTH_<DATASET>_DIR, else data/<dataset>/; checked."""
+    env_var, default, stems, source = DATASETS[cfg.dataset]
+    path = resolve(cfg.data_dir or os.environ.get(env_var) or default)
+    missing = [f"{stem}.{lang}" for stem in stems.values() for lang in ("en", "de")
+               if not (path / f"{stem}.{lang}").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{cfg.dataset} not found: {', '.join(missing)} missing in {path}. Put the {source} there, one "
+            f"sentence per line (line i of .en translates to line i of .de), or point the notebook's data_dir "
+            f"parameter or ${env_var} at a directory that has them."
+        )
+    return path
+
+
+def read_lines(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def bpe_model(directory: Path, stems: dict[str, str], vocab_size: int) -> spm.SentencePieceProcessor:
+    """A joint BPE learned on the training source and target text, cached under data/cache/ by content."""
+    files = [directory / f"{stems['train']}.{lang}" for lang in ("en", "de")]
+    digest = hashlib.sha256(b"".join(f"{f.stat().st_size}:{f.read_bytes()[:1 << 20].hex()}".encode()
+                                     for f in files)).hexdigest()[:12]
+    prefix = resolve("data/cache/bpe") / f"{directory.name}-{vocab_size}-{digest}"
+    if not prefix.with_suffix(".model").exists():
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        spm.SentencePieceTrainer.train(
+            input=[str(f) for f in files], model_prefix=str(prefix), vocab_size=vocab_size, model_type="bpe",
+            character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+            input_sentence_size=2_000_000, shuffle_input_sentence=True, minloglevel=2,
+        )
+    return spm.SentencePieceProcessor(model_file=str(prefix.with_suffix(".model")))
+
+
+@dataclass(frozen=True)
+class Split:
+    source: list[list[int]]  # subword ids, no bos / eos
+    target: list[list[int]]
+    source_text: list[str]
+    target_text: list[str]
+
+
+@dataclass(frozen=True)
+class Corpus:
+    bpe: spm.SentencePieceProcessor
+    train: Split
+    valid: Split
+    test: Split
+
+
+@lru_cache(maxsize=2)
+def load_corpus(directory: Path, dataset: str, vocab_size: int) -> Corpus:
+    stems = DATASETS[dataset][2]
+    bpe = bpe_model(directory, stems, vocab_size)
+    splits = {}
+    for split, stem in stems.items():
+        en, de = read_lines(directory / f"{stem}.en"), read_lines(directory / f"{stem}.de")
+        if len(en) != len(de):
+            raise ValueError(f"{directory / stem}.en has {len(en)} lines but .de has {len(de)}")
+        splits[split] = Split(bpe.encode(en), bpe.encode(de), en, de)
+    return Corpus(bpe, **splits)
+
+
+def corpus(cfg: TransformerConfig) -> Corpus:
+    return load_corpus(data_dir(cfg), cfg.dataset, cfg.vocab_size)
+
+
+def token_batches(split: Split, max_tokens: int, generator: torch.Generator) -> list[list[int]]:
+    """Sentence indices grouped by length so that rows x longest side (+eos) <= max_tokens; shuffled."""
+    lengths = [max(len(s), len(t)) + 1 for s, t in zip(split.source, split.target)]
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    batches, current, longest = [], [], 0
+    for i in order:
+        if current and max(longest, lengths[i]) * (len(current) + 1) > max_tokens:
+            batches.append(current)
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, lengths[i])
+    batches.append(current)
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def pad(rows: list[list[int]], device) -> torch.Tensor:
+    out = torch.full((len(rows), max(map(len, rows))), PAD, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return out.to(device)
+
+
+def make_batch(split: Split, indices: list[int], device):
+    """(source + eos, <s> + target, target + eos), padded."""
+    source = pad([split.source[i] + [EOS] for i in indices], device)
+    decoder_input = pad([[BOS] + split.target[i] for i in indices], device)
+    target = pad([split.target[i] + [EOS] for i in indices], device)
+    return source, decoder_input, target
+
+
+# --- model ---------------------------------------------------------------------------------------
+
+def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
+    position = torch.arange(length).unsqueeze(1)
+    frequency = torch.exp(torch.arange(0, d_model, 2) * (-math.log(10000.0) / d_model))
+    table = torch.zeros(length, d_model)
+    table[:, 0::2], table[:, 1::2] = torch.sin(position * frequency), torch.cos(position * frequency)
+    return table
+
+
+class Transformer(nn.Module):
+    """Post-norm encoder-decoder; one embedding matrix for source, target and the output projection."""
+
+    def __init__(self, vocab_size: int, d_model: int, ffn_dim: int, heads: int, layers: int, dropout: float,
+                 max_positions: int = 1024):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD)
+        nn.init.normal_(self.embedding.weight, 0.0, d_model ** -0.5)  # fairseq's
+        nn.init.zeros_(self.embedding.weight[PAD])
+        self.register_buffer("positions", sinusoidal_positions(max_positions, d_model), persistent=False)
+        self.scale, self.dropout = math.sqrt(d_model), nn.Dropout(dropout)
+        encoder_layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True)
+        decoder_layer = nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True)
+        self.encoder = nn.TransformerEncoder(encoder_layer, layers, enable_nested_tensor=False)
+        self.decoder = nn.TransformerDecoder(decoder_layer, layers)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.embedding(tokens) * self.scale + self.positions[: tokens.size(1)])
+
+    def encode(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        source_pad = source.eq(PAD)
+        return self.encoder(self.embed(source), src_key_padding_mask=source_pad), source_pad
+
+    def decode(self, decoder_input: torch.Tensor, memory: torch.Tensor, source_pad: torch.Tensor,
+               last_only: bool = False) -> torch.Tensor:
+        """Logits over the vocabulary at every target position (or only the last: beam search)."""
+        length = decoder_input.size(1)
+        causal = torch.ones(length, length, dtype=torch.bool, device=decoder_input.device).triu(1)
+        hidden = self.decoder(self.embed(decoder_input), memory, tgt_mask=causal, tgt_is_causal=True,
+                              tgt_key_padding_mask=decoder_input.eq(PAD), memory_key_padding_mask=source_pad)
+        return F.linear(hidden[:, -1:] if last_only else hidden, self.embedding.weight)
+
+    def forward(self, source: torch.Tensor, decoder_input: torch.Tensor) -> torch.Tensor:
+        memory, source_pad = self.encode(source)
+        return self.decode(decoder_input, memory, source_pad)
+
+
+def build_model(cfg: TransformerConfig, seed: int) -> Transformer:
+    torch.manual_seed(seed)
+    model = Transformer(cfg.vocab_size, cfg.d_model, cfg.ffn_dim, cfg.heads, cfg.layers, cfg.dropout)
+    return model.to(cfg.device)
+
+
+# --- training and evaluation ---------------------------------------------------------------------
+
+def inverse_sqrt(update: int, cfg: TransformerConfig) -> float:
+    """Learning rate at `update`: linear warm-up from warmup_init_lr, then lr * sqrt(warmup / update)."""
+    if update < cfg.warmup_updates:
+        return cfg.warmup_init_lr + (cfg.lr - cfg.warmup_init_lr) * update / cfg.warmup_updates
+    return cfg.lr * math.sqrt(cfg.warmup_updates / max(update, 1))
+
+
+def average_state_dicts(state_dicts: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Element-wise mean of checkpoints (fairseq's average_checkpoints.py); masked entries stay 0."""
+    return {name: torch.stack([sd[name].float() for sd in state_dicts]).mean(0).to(state_dicts[0][name].dtype)
+            for name in state_dicts[0]}
+
+
+@torch.no_grad()
+def nll_per_token(model: Transformer, split: Split, cfg: TransformerConfig) -> float:
+    """Mean target-token negative log-likelihood (nats, no smoothing)."""
+    model.eval()
+    total, count = 0.0, 0
+    for indices in token_batches(split, cfg.max_tokens, torch.Generator().manual_seed(0)):
+        source, decoder_input, target = make_batch(split, indices, cfg.device)
+        logits = model(source, decoder_input)
+        total += F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD, reduction="sum").item()
+        count += target.ne(PAD).sum().item()
+    return total / count
+
+
+def translate(model: Transformer, sentences: list[str], bpe: spm.SentencePieceProcessor, cfg: TransformerConfig,
+              batch_size: int = 64) -> list[str]:
+    """Detokenized beam-search translations, in input order (sources batched by length)."""
+    encoded = bpe.encode(sentences)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    out: list[str] = [""] * len(sentences)
+    for start in range(0, len(order), batch_size):
+        indices = order[start: start + batch_size]
+        source = pad([encoded[i] + [EOS] for i in indices], cfg.device)
+        for i, ids in zip(indices, beam_search(model, source, BOS, EOS, cfg.beam, cfg.lenpen)):
+            out[i] = bpe.decode(ids)
+    return out
+
+
+def evaluate(model: Transformer, data: Corpus, cfg: TransformerConfig) -> dict:
+    test = data.test
+    n = cfg.test_sentences or len(test.source_text)
+    hypotheses = translate(model, test.source_text[:n], data.bpe, cfg)
+    references = test.target_text[:n]
+    bleu, signature = sacrebleu_score(hypotheses, references)
+    return {
+        "metrics": {"bleu": bleu, "tokenized_bleu": tokenized_bleu(hypotheses, references),
+                    "valid_nll": nll_per_token(model, data.valid, cfg)},
+        "bleu_signature": signature,
+        "examples": [{"source": s, "reference": r, "translation": h}
+                     for s, r, h in zip(test.source_text[:5], references[:5], hypotheses[:5])],
+    }
+
+
+def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rewind_hook=None) -> dict:
+    """Adam under the inverse-sqrt schedule for cfg.updates token batches; averages the last
+    checkpoints; returns test BLEU (sacrebleu and tokenized) and validation NLL."""
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    data = corpus(cfg)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.adam_eps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda update: inverse_sqrt(update, cfg))
+    masking = MaskedTraining(model, mask, optimizer)
+    checkpoints, history = [], {"train_loss": []}
+    averaged_from = cfg.updates - (cfg.average_last - 1) * cfg.checkpoint_every
+    batches, window, tokens, start = [], [], 0, time.perf_counter()
+    model.train()
+    for update in range(1, cfg.updates + 1):
+        if not batches:  # a new epoch
+            batches = token_batches(data.train, cfg.max_tokens, generator)
+        source, decoder_input, target = make_batch(data.train, batches.pop(), cfg.device)
+        logits = model(source, decoder_input)
+        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD,
+                               label_smoothing=cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        tokens += source.ne(PAD).sum().item() + target.ne(PAD).sum().item()
+        window.append(loss.item())
+        if update % cfg.checkpoint_every == 0 or update == cfg.updates:
+            history["train_loss"].append(sum(window) / len(window))
+            window.clear()
+        if rewind_hook is not None and update == cfg.rewind_updates:
+            rewind_hook(model)
+        if update >= averaged_from and (cfg.updates - update) % cfg.checkpoint_every == 0:
+            checkpoints.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+    train_seconds = time.perf_counter() - start
+    masking.remove()
+    model.load_state_dict(average_state_dicts(checkpoints))
+    result = evaluate(model, data, cfg)
+    result["history"] = history
+    result["stats"] = {"updates": cfg.updates, "tokens_trained": tokens, "tokens_per_s": tokens / train_seconds,
+                       "checkpoints_averaged": len(checkpoints)}
+    return result
+
+
+def ticket_cost(config: dict) -> float:
+    """A compute proxy for one ticket, to scale measured times between presets: updates x tokens x width^2."""
+    return config["updates"] * config["max_tokens"] * config["layers"] * config["d_model"] * config["ffn_dim"]
+
+
+class TransformerTranslation:
+    name = "transformer_mt"
+    metric = "bleu"
+    higher_is_better = True
+
+    config = staticmethod(config)
+    build_model = staticmethod(build_model)
+    train = staticmethod(train)
+
+    @staticmethod
+    def lottery_exclude(notebook_parameters: dict) -> tuple[str, ...]:
+        """What the notebook's `prune_embeddings` parameter leaves unpruned (for `lth sweep`)."""
+        return pruning_scope(notebook_parameters.get("prune_embeddings", True))
+
+
+FAMILY = TransformerTranslation()

@@ -1,0 +1,166 @@
+import math
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lthlib import Lottery, Mask, load_results, run_lottery
+from lthlib.families import transformer_mt as T
+from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
+
+SHARED = Path(__file__).parents[2] / "shared" / "data" / "multi30k"
+needs_data = pytest.mark.skipif(not (SHARED / "train.en").exists(), reason=f"Multi30k not at {SHARED}")
+
+
+@pytest.fixture(autouse=True)
+def shared_data(monkeypatch):
+    monkeypatch.setenv("LTH_MULTI30K_DIR", str(SHARED))
+
+
+def test_bleu_of_a_reference_against_itself_is_100():
+    references = ["Ein Mann mit einem orangefarbenen Hut, der etwas anstarrt.", "Zwei Hunde spielen im Schnee."]
+    assert sacrebleu_score(references, references)[0] == pytest.approx(100.0)
+    assert tokenized_bleu(references, references) == pytest.approx(100.0)
+
+
+def test_bleu_matches_a_hand_computed_value():
+    # hypothesis "the cat sat on the mat", reference "the cat sat on the red mat":
+    # n-gram precisions 6/6, 4/5, 3/4, 2/3; brevity penalty exp(1 - 7/6)
+    expected = 100 * math.exp(1 - 7 / 6) * (1 * 4 / 5 * 3 / 4 * 2 / 3) ** 0.25
+    score, signature = sacrebleu_score(["the cat sat on the mat"], ["the cat sat on the red mat"])
+    assert score == pytest.approx(expected, abs=1e-9)
+    assert "tok:13a" in signature and "case:mixed" in signature
+
+
+def test_tokenized_bleu_splits_hyphenated_compounds():
+    # Moses with aggressive hyphen splitting: "Rot-Kreuz" -> "Rot @-@ Kreuz", so a half-right compound
+    # earns n-gram credit it would not get as one token
+    one_token = sacrebleu_score(["Das Rot-Haus ."], ["Das Rot-Kreuz ."])[0]
+    assert tokenized_bleu(["Das Rot-Haus ."], ["Das Rot-Kreuz ."]) > one_token
+
+
+def test_checkpoint_averaging_is_the_element_wise_mean():
+    torch.manual_seed(0)
+    dicts = [{"w": torch.randn(3, 4), "b": torch.randn(4)} for _ in range(3)]
+    averaged = T.average_state_dicts(dicts)
+    for name in ("w", "b"):
+        assert torch.allclose(averaged[name], (dicts[0][name] + dicts[1][name] + dicts[2][name]) / 3)
+    dicts[0]["w"][0, 0] = dicts[1]["w"][0, 0] = dicts[2]["w"][0, 0] = 0.0  # pruned everywhere: stays 0
+    assert T.average_state_dicts(dicts)["w"][0, 0] == 0.0
+
+
+def test_inverse_square_root_schedule():
+    cfg = T.TransformerConfig(lr=7e-4, warmup_updates=4000, warmup_init_lr=1e-7)
+    assert T.inverse_sqrt(0, cfg) == pytest.approx(1e-7)
+    assert T.inverse_sqrt(4000, cfg) == pytest.approx(7e-4)
+    assert T.inverse_sqrt(16000, cfg) == pytest.approx(3.5e-4)
+    assert T.inverse_sqrt(2000, cfg) == pytest.approx((1e-7 + 7e-4) / 2, rel=1e-3)
+
+
+@needs_data
+def test_token_batches_cover_every_sentence_once_within_the_budget():
+    cfg = T.config("", "smoke")
+    split = T.corpus(cfg).valid
+    batches = T.token_batches(split, 500, torch.Generator().manual_seed(0))
+    assert sorted(i for b in batches for i in b) == list(range(len(split.source)))
+    for batch in batches:
+        longest = max(max(len(split.source[i]), len(split.target[i])) + 1 for i in batch)
+        assert len(batch) == 1 or longest * len(batch) <= 500
+
+
+@needs_data
+def test_a_tiny_model_overfits_real_pairs_and_beam_search_decodes_them_exactly():
+    cfg = T.config("", "smoke")
+    data = T.corpus(cfg)
+    pairs = list(range(4))
+    source, decoder_input, target = T.make_batch(data.train, pairs, "cpu")
+    torch.manual_seed(0)
+    model = T.Transformer(cfg.vocab_size, d_model=64, ffn_dim=128, heads=2, layers=2, dropout=0.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3, betas=(0.9, 0.98))
+    for _ in range(300):
+        loss = F.cross_entropy(model(source, decoder_input).flatten(0, 1), target.flatten(), ignore_index=T.PAD)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    decoded = beam_search(model, source, T.BOS, T.EOS, beam=4)
+    assert decoded == [data.train.target[i] for i in pairs]
+    assert [data.bpe.decode(ids) for ids in decoded] == data.train.target_text[:4]
+
+
+@needs_data
+def test_prune_embeddings_false_keeps_every_embedding_entry_alive(tmp_path):
+    cfg = T.config("", "smoke")
+    scopes = {}
+    for exclude in ((), T.NOT_EMBEDDINGS):
+        root = run_lottery(T.FAMILY, cfg, Lottery(levels=2, exclude=exclude), seeds=[0], runs_dir=tmp_path,
+                           progress=False)
+        scopes[exclude] = [Mask.load(root / "seed_0" / f"level_{k:02d}" / "mask.pt") for k in (1, 2)]
+    for mask in scopes[T.NOT_EMBEDDINGS]:
+        assert "embedding.weight" not in mask and not any("norm" in name for name in mask)
+        assert any(name.endswith("self_attn.in_proj_weight") for name in mask)
+        assert any(name.endswith("linear1.weight") for name in mask)
+    for mask in scopes[()]:
+        assert not mask["embedding.weight"].all()  # pooled with the rest, and pruned
+    assert scopes[()][1].fraction_pruned() == pytest.approx(0.36, abs=1e-4)
+    df = load_results(tmp_path)
+    assert {"bleu", "tokenized_bleu", "valid_nll"} <= set(df.metric)
+
+
+@needs_data
+def test_pruned_weights_stay_zero_through_training_and_averaging():
+    cfg = T.config("", "smoke", updates=8)
+    model = T.build_model(cfg, 0)
+    from lthlib import prune_global
+
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
+    T.train(model, mask, cfg, seed=0)
+    params = dict(model.named_parameters())
+    assert all((params[name][~m] == 0).all() for name, m in mask.items())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"preset": "huge"}, "unknown preset"),
+    ({"arch": "large"}, "unknown arch"),
+    ({"task": "IWSLT"}, "unknown dataset"),
+    ({"heads": 3}, "multiple of heads"),
+    ({"rewind_updates": 0}, "rewind_updates"),
+    ({"beem": 4}, "unknown config fields"),
+])
+def test_bad_parameters_give_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        T.config(**{"preset": "smoke", **kwargs})
+
+
+def test_missing_data_says_what_to_download_and_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("LTH_WMT14_DIR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"train.en.*missing in .*statmt.org/wmt14.*LTH_WMT14_DIR"):
+        T.config("", "paper")
+
+
+@needs_data
+def test_notebook_runs_under_papermill_at_smoke(tmp_path):
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(Path(__file__).parents[1] / "notebooks" / "transformer_mt.ipynb", out,
+                               parameters={"preset": "smoke", "levels": 1, "runs_dir": str(tmp_path / "runs")},
+                               progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert sum("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs) >= 1
+    df = load_results(tmp_path / "runs")
+    assert set(df.ticket) == {"dense", "winning", "random"}
+    assert len(df[(df.metric == "bleu")]) == 2 * 3  # both pruning scopes: dense, WT, RT
+
+
+@needs_data
+def test_sweep_plans_one_run_per_notebook_with_the_notebooks_scope(tmp_path):
+    from lthlib import sweep
+    from lthlib.lottery import run_root
+
+    [item] = sweep.plan("transformer_mt", seeds=[0], preset="smoke", runs_dir=tmp_path, levels=1,
+                        prune_embeddings=False)
+    assert item.parameters["both_scopes"] is False and item.parameters["dataset"] == "Multi30k"
+    expected = run_root(tmp_path, T.FAMILY, T.config("Multi30k", "smoke"), Lottery(levels=1, exclude=T.NOT_EMBEDDINGS))
+    assert item.root == expected
