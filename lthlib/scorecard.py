@@ -68,7 +68,8 @@ def _pending(reason: str):
 _ATARI = ("the Atari family is built, but no run is committed yet: its cpu preset covers one game and one seed "
           "at reduced width; the nine-game grid at the paper's scale needs a GPU (lth sweep --family atari)")
 _LSTM = "the LSTM family is built, but its cpu run (one seed, reduced size) is not committed yet"
-_MT = "the Transformer family is not built yet (issue #6); Base/Big on WMT'14 need a GPU"
+_MT = ("the Transformer family is built, but its cpu run (a small Transformer on Multi30k, one seed) is not "
+       "committed yet; Base and Big on WMT'14 need a GPU (lth sweep --family transformer_mt --tasks WMT14 --preset paper)")
 
 CLAIMS = [
     ("Classic control", "Winning tickets outperform random tickets on CartPole-v0, Acrobot-v1 and LunarLander", _wt_beats_rt),
