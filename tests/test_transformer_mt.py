@@ -164,3 +164,17 @@ def test_sweep_plans_one_run_per_notebook_with_the_notebooks_scope(tmp_path):
     assert item.parameters["both_scopes"] is False and item.parameters["dataset"] == "Multi30k"
     expected = run_root(tmp_path, T.FAMILY, T.config("Multi30k", "smoke"), Lottery(levels=1, exclude=T.NOT_EMBEDDINGS))
     assert item.root == expected
+
+
+NEWSTEST = Path(__file__).parents[2] / "shared" / "data" / "wmt14-newstest2014"
+
+
+@pytest.mark.skipif(not (NEWSTEST / "newstest2014.en").exists(), reason=f"newstest2014 not at {NEWSTEST}")
+def test_wmt14_finds_newstest2014_in_its_own_directory(tmp_path, monkeypatch):
+    for name in ("train.en", "train.de", "newstest2013.en", "newstest2013.de"):
+        (tmp_path / name).write_text("a\n")
+    monkeypatch.setenv("LTH_WMT14_DIR", str(tmp_path))
+    monkeypatch.setenv("LTH_NEWSTEST2014_DIR", str(NEWSTEST))
+    files = T.data_files(T.config("", "paper"))
+    assert files["train"][0] == tmp_path / "train.en" and files["test"] == (NEWSTEST / "newstest2014.en",
+                                                                          NEWSTEST / "newstest2014.de")

@@ -49,6 +49,8 @@ DATASETS = {
               "train.en / train.de, statmt.org/wmt14/translation-task.html) and newstest2013 / newstest2014 "
               "(statmt.org/wmt14/dev.tgz and test-full.tgz, as plain text)"),
 }
+NEWSTEST2014_ENV_VAR, NEWSTEST2014_DEFAULT = "LTH_NEWSTEST2014_DIR", "data/wmt14-newstest2014"
+LANGS = ("en", "de")
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 NOT_EMBEDDINGS = ("embedding.*", "*norm*")  # prune_embeddings=False: only attention and feed-forward weights
 
@@ -130,25 +132,39 @@ def config(task: str = "", preset: str = "cpu", arch: str = "", **overrides) -> 
         raise ValueError(f"rewind_updates must lie in [1, updates={cfg.updates}), got {cfg.rewind_updates}")
     if not 1 <= cfg.average_last <= cfg.updates // cfg.checkpoint_every:
         raise ValueError(f"average_last must lie in [1, updates // checkpoint_every], got {cfg.average_last}")
-    data_dir(cfg)  # a missing dataset is an error before any training
+    data_files(cfg)  # a missing dataset is an error before any training
     return cfg
 
 
 # --- data and subwords ---------------------------------------------------------------------------
 
-def data_dir(cfg: TransformerConfig) -> Path:
-    """The dataset's directory: cfg.data_dir, else $LTH_<DATASET>_DIR, else data/<dataset>/; checked."""
+def data_files(cfg: TransformerConfig) -> dict[str, tuple[Path, Path]]:
+    """The (English, German) files of each split, checked: the dataset's directory is cfg.data_dir,
+    else $LTH_<DATASET>_DIR, else data/<dataset>/; WMT'14's newstest2014 may also sit in a directory
+    of its own ($LTH_NEWSTEST2014_DIR, else data/wmt14-newstest2014/)."""
     env_var, default, stems, source = DATASETS[cfg.dataset]
     path = resolve(cfg.data_dir or os.environ.get(env_var) or default)
-    missing = [f"{stem}.{lang}" for stem in stems.values() for lang in ("en", "de")
-               if not (path / f"{stem}.{lang}").is_file()]
+    files, missing = {}, []
+    for split, stem in stems.items():
+        candidates = [path]
+        if cfg.dataset == "WMT14" and split == "test":
+            candidates.append(resolve(os.environ.get(NEWSTEST2014_ENV_VAR) or NEWSTEST2014_DEFAULT))
+        found = next((d for d in candidates if all((d / f"{stem}.{lang}").is_file() for lang in LANGS)), None)
+        if found is None:
+            missing += [f"{stem}.{lang}" for lang in LANGS]
+        else:
+            files[split] = (found / f"{stem}.en", found / f"{stem}.de")
     if missing:
         raise FileNotFoundError(
             f"{cfg.dataset} not found: {', '.join(missing)} missing in {path}. Put the {source} there, one "
             f"sentence per line (line i of .en translates to line i of .de), or point the notebook's data_dir "
             f"parameter or ${env_var} at a directory that has them."
         )
-    return path
+    return files
+
+
+def data_dir(cfg: TransformerConfig) -> Path:
+    return data_files(cfg)["train"][0].parent
 
 
 def read_lines(path: Path) -> list[str]:
@@ -156,17 +172,16 @@ def read_lines(path: Path) -> list[str]:
         return [line.rstrip("\n") for line in f]
 
 
-def bpe_model(directory: Path, stems: dict[str, str], vocab_size: int) -> spm.SentencePieceProcessor:
+def bpe_model(train_files: tuple[Path, Path], vocab_size: int) -> spm.SentencePieceProcessor:
     """A joint BPE learned on the training source and target text, cached under data/cache/ by content."""
-    files = [directory / f"{stems['train']}.{lang}" for lang in ("en", "de")]
     digest = hashlib.sha256(b"".join(f"{f.stat().st_size}:{f.read_bytes()[:1 << 20].hex()}".encode()
-                                     for f in files)).hexdigest()[:12]
-    prefix = resolve("data/cache/bpe") / f"{directory.name}-{vocab_size}-{digest}"
+                                     for f in train_files)).hexdigest()[:12]
+    prefix = resolve("data/cache/bpe") / f"{train_files[0].parent.name}-{vocab_size}-{digest}"
     if not prefix.with_suffix(".model").exists():
         prefix.parent.mkdir(parents=True, exist_ok=True)
         spm.SentencePieceTrainer.train(
-            input=[str(f) for f in files], model_prefix=str(prefix), vocab_size=vocab_size, model_type="bpe",
-            character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
+            input=[str(f) for f in train_files], model_prefix=str(prefix), vocab_size=vocab_size,
+            model_type="bpe", character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
             input_sentence_size=2_000_000, shuffle_input_sentence=True, minloglevel=2,
         )
     return spm.SentencePieceProcessor(model_file=str(prefix.with_suffix(".model")))
@@ -189,20 +204,21 @@ class Corpus:
 
 
 @lru_cache(maxsize=2)
-def load_corpus(directory: Path, dataset: str, vocab_size: int) -> Corpus:
-    stems = DATASETS[dataset][2]
-    bpe = bpe_model(directory, stems, vocab_size)
+def load_corpus(files: tuple[tuple[str, Path, Path], ...], vocab_size: int) -> Corpus:
+    """`files`: (split, English file, German file) for train, valid and test."""
+    by_split = {split: (en, de) for split, en, de in files}
+    bpe = bpe_model(by_split["train"], vocab_size)
     splits = {}
-    for split, stem in stems.items():
-        en, de = read_lines(directory / f"{stem}.en"), read_lines(directory / f"{stem}.de")
+    for split, (en_file, de_file) in by_split.items():
+        en, de = read_lines(en_file), read_lines(de_file)
         if len(en) != len(de):
-            raise ValueError(f"{directory / stem}.en has {len(en)} lines but .de has {len(de)}")
+            raise ValueError(f"{en_file} has {len(en)} lines but {de_file} has {len(de)}")
         splits[split] = Split(bpe.encode(en), bpe.encode(de), en, de)
     return Corpus(bpe, **splits)
 
 
 def corpus(cfg: TransformerConfig) -> Corpus:
-    return load_corpus(data_dir(cfg), cfg.dataset, cfg.vocab_size)
+    return load_corpus(tuple((split, *pair) for split, pair in data_files(cfg).items()), cfg.vocab_size)
 
 
 def token_batches(split: Split, max_tokens: int, generator: torch.Generator) -> list[list[int]]:
