@@ -57,12 +57,78 @@ def _ablation(df: pd.DataFrame, better: str, worse: str) -> tuple[str, str]:
     return status, "; ".join(evidence)
 
 
+def _means(df: pd.DataFrame, variant: str, ticket: str) -> pd.Series:
+    """Mean metric per level of one variant's tickets of one kind."""
+    rows = df[(df.variant == variant) & (df.ticket == ticket)]
+    return rows.groupby("level").value.mean()
+
+
+def _lstm(df: pd.DataFrame) -> pd.DataFrame:
+    return main_runs(df[(df.family == "lstm_lm") & (df.metric == "test_log_ppl")])
+
+
+def _lstm_wt_beats_rt(df: pd.DataFrame) -> tuple[str, str]:
+    lstm = _lstm(df)
+    wt, rt = _means(lstm, "iterative-late", "winning"), _means(lstm, "iterative-late", "random")
+    levels = sorted(set(wt.index) & set(rt.index))
+    if not levels:
+        return PENDING, _LSTM
+    dense = _means(lstm, "iterative-late", "dense").iloc[0]
+    fraction = lstm.groupby("level").fraction_pruned.mean()
+    beats = [k for k in levels if wt[k] < rt[k]]
+    near = 0  # the last level up to which every WT is within 2% of the dense log perplexity
+    while near + 1 in wt.index and wt[near + 1] <= 1.02 * dense:
+        near += 1
+    last = levels[-1]
+    evidence = (f"WT log perplexity below RT at levels {describe_levels(beats)} of {last}; WT within 2% of the "
+                f"dense {dense:.2f} up to {fraction[near]:.0%} pruned (level {near}); at {fraction[last]:.0%} "
+                f"pruned WT {wt[last]:.2f} vs RT {rt[last]:.2f}")
+    found = [len(beats) == len(levels), fraction[near] >= 0.85]
+    return (SHOWN if all(found) else PARTLY if any(found) else NOT_SHOWN), evidence
+
+
+def _lstm_no_rewinding(df: pd.DataFrame) -> tuple[str, str]:
+    lstm = _lstm(df)
+    late, reset = _means(lstm, "iterative-late", "winning"), _means(lstm, "iterative-reset", "winning")
+    levels = sorted(set(late.index) & set(reset.index))
+    if not levels:
+        return PENDING, f"{_LSTM} (needs the iterative-late and iterative-reset runs)"
+    dense = _means(lstm, "iterative-late", "dense").iloc[0]
+    worse = [k for k in levels if reset[k] - late[k] > 0.01 * dense]
+    evidence = (f"WT without late rewinding worse by more than 1% of the dense log perplexity at levels "
+                f"{describe_levels(worse)} of {levels[-1]}")
+    if not worse:
+        return NOT_SHOWN, evidence
+    return (SHOWN if levels[0] not in worse and levels[-1] not in worse else PARTLY), evidence
+
+
+def _lstm_oneshot_collapses(df: pd.DataFrame) -> tuple[str, str]:
+    lstm = _lstm(df)
+    wt, rt = _means(lstm, "oneshot-reset", "winning"), _means(lstm, "oneshot-reset", "random")
+    fraction = lstm.groupby("level").fraction_pruned.mean()
+    beyond = [k for k in sorted(set(wt.index) & set(rt.index)) if fraction[k] > 0.8]
+    if not beyond:
+        return PENDING, f"{_LSTM} (needs the oneshot-reset run past 80% pruned)"
+    worse = [k for k in beyond if wt[k] > rt[k]]
+    evidence = (f"one-shot WT (no late rewinding) worse than its RT at {len(worse)} of the {len(beyond)} levels "
+                f"past 80% pruned; at {fraction[beyond[-1]]:.0%}: WT {wt[beyond[-1]]:.2f} vs RT {rt[beyond[-1]]:.2f}")
+    return (SHOWN if len(worse) == len(beyond) else PARTLY if worse else NOT_SHOWN), evidence
+
+
+def _lstm_converge(df: pd.DataFrame) -> tuple[str, str]:
+    lstm = _lstm(df)
+    late, reset = _means(lstm, "iterative-late", "winning"), _means(lstm, "iterative-reset", "winning")
+    fraction = lstm.groupby("level").fraction_pruned.mean()
+    past = [k for k in sorted(set(late.index) & set(reset.index)) if fraction[k] > 0.91]
+    if not past:
+        return NOT_YET, "needs levels past 91% pruned in both iterative runs (the cpu preset's 10 levels stop at 89%)"
+    gaps = [abs(late[k] - reset[k]) for k in past]
+    dense = _means(lstm, "iterative-late", "dense").iloc[0]
+    return (SHOWN if max(gaps) < 0.01 * dense else NOT_SHOWN), f"largest WT gap past 91% pruned: {max(gaps):.3f} nats"
+
+
 def _not_yet(reason: str):
     return lambda df: (NOT_YET, reason)
-
-
-def _pending(reason: str):
-    return lambda df: (PENDING, reason)
 
 
 _ATARI = ("the Atari family is built, but no run is committed yet: its cpu preset covers one game and one seed "
@@ -81,10 +147,10 @@ CLAIMS = [
     ("Atari", "Kangaroo: the dense net fails to learn, yet WTs learn something", _not_yet(_ATARI)),
     ("Atari", "Breakout and SpaceInvaders RT drop almost at once; Berzerk, Centipede, Krull RT improve early", _not_yet(_ATARI)),
     ("Atari", "Late rewinding and iterative pruning both help WTs on Assault, Breakout, Seaquest", _not_yet(_ATARI)),
-    ("LSTM (WikiText-2)", "WT beats RT at every level and stays near the dense net up to ~90% pruned", _pending(_LSTM)),
-    ("LSTM (WikiText-2)", "Without late rewinding only intermediate levels suffer", _pending(_LSTM)),
-    ("LSTM (WikiText-2)", "One-shot pruning collapses, worse than RT beyond 80% pruned", _pending(_LSTM)),
-    ("LSTM (WikiText-2)", "Iterative with and without late rewinding converge past ~91% pruned", _pending(_LSTM)),
+    ("LSTM (WikiText-2)", "WT beats RT at every level and stays near the dense net up to ~90% pruned", _lstm_wt_beats_rt),
+    ("LSTM (WikiText-2)", "Without late rewinding only intermediate levels suffer", _lstm_no_rewinding),
+    ("LSTM (WikiText-2)", "One-shot pruning collapses, worse than RT beyond 80% pruned", _lstm_oneshot_collapses),
+    ("LSTM (WikiText-2)", "Iterative with and without late rewinding converge past ~91% pruned", _lstm_converge),
     ("Transformer (WMT'14)", "Dense BLEU: Base 27.6, Big 29.3 (newstest2014, tokenized BLEU)", _not_yet(_MT)),
     ("Transformer (WMT'14)", "WT beats RT; iterative pruning and late rewinding both help, iterative more", _not_yet(_MT)),
     ("Transformer (WMT'14)", "Big at 67% pruned keeps 99% of its BLEU (28.9 vs 29.2)", _not_yet(_MT)),

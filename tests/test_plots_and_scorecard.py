@@ -60,3 +60,29 @@ def test_wt_vs_rt_and_scorecard_read_the_numbers():
     assert card.status.iloc[0] == SHOWN
     assert "levels 1–3 of 3" in card["our evidence"].iloc[0]
     assert (card[card.domain.str.startswith("Transformer")].status == NOT_YET).all()
+
+
+def lstm_run(variant, wt, rt, dense=6.0):
+    """One seed of an LSTM run over len(wt) levels, log perplexities given."""
+    rows = [dict(ticket="dense", level=0, value=dense)]
+    for level, (w, r) in enumerate(zip(wt, rt), start=1):
+        rows += [dict(ticket="winning", level=level, value=w), dict(ticket="random", level=level, value=r)]
+    df = pd.DataFrame(rows).assign(seed=0)
+    df["fraction_pruned"] = df.level.map(lambda k: fraction_pruned_at(k, 0.2))
+    return df.assign(family="lstm_lm", task="WikiText-2", variant=variant, run=f"{variant}-0", metric="test_log_ppl")
+
+
+def test_lstm_claims_are_read_from_the_numbers():
+    late_wt = [6.0, 6.0, 6.01, 6.02, 6.03, 6.05, 6.06, 6.08, 6.1, 6.11]  # within 2% of 6.0 up to level 10 (89%)
+    late = lstm_run("iterative-late", late_wt, [w + 0.3 for w in late_wt])
+    reset = lstm_run("iterative-reset", [w + (0.2 if 3 <= k <= 7 else 0.0) for k, w in enumerate(late_wt, 1)],
+                     [7.0] * 10)
+    oneshot = lstm_run("oneshot-reset", [6.0] * 7 + [7.5, 7.8, 8.0], [6.5] * 10)
+    card = scorecard(pd.concat([late, reset, oneshot])).set_index("claim")
+    lstm = card[card.domain == "LSTM (WikiText-2)"]
+    assert lstm.status.tolist() == [SHOWN, SHOWN, SHOWN, NOT_YET]
+    assert "below RT at levels 1–10 of 10" in lstm["our evidence"].iloc[0]
+    assert "at levels 3–7 of 10" in lstm["our evidence"].iloc[1]
+    assert "worse than its RT at 3 of the 3 levels past 80% pruned" in lstm["our evidence"].iloc[2]
+    only_late = scorecard(late).set_index("claim")
+    assert only_late[only_late.domain == "LSTM (WikiText-2)"].status.tolist()[1:3] == ["pending", "pending"]
