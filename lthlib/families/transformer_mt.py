@@ -188,10 +188,39 @@ def bpe_model(train_files: tuple[Path, Path], vocab_size: int) -> spm.SentencePi
 
 
 @dataclass(frozen=True)
+class Sentences:
+    """Subword ids of many sentences in one flat int32 tensor (WMT'14's 4.5M pairs as Python lists would
+    take ~10 GB): sentence i is ids[offsets[i]:offsets[i + 1]], without bos / eos."""
+
+    ids: torch.Tensor
+    offsets: torch.Tensor
+
+    @classmethod
+    def encode(cls, bpe: spm.SentencePieceProcessor, lines: list[str], chunk: int = 100_000) -> Sentences:
+        pieces, lengths = [], []
+        for start in range(0, len(lines), chunk):
+            encoded = bpe.encode(lines[start: start + chunk])
+            lengths += map(len, encoded)
+            pieces.append(torch.tensor([i for sentence in encoded for i in sentence], dtype=torch.int32))
+        offsets = torch.zeros(len(lengths) + 1, dtype=torch.long)
+        offsets[1:] = torch.tensor(lengths, dtype=torch.long).cumsum(0)
+        return cls(torch.cat(pieces) if pieces else torch.zeros(0, dtype=torch.int32), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> list[int]:
+        return self.ids[self.offsets[i]: self.offsets[i + 1]].tolist()
+
+    def lengths(self) -> torch.Tensor:
+        return self.offsets.diff()
+
+
+@dataclass(frozen=True)
 class Split:
-    source: list[list[int]]  # subword ids, no bos / eos
-    target: list[list[int]]
-    source_text: list[str]
+    source: Sentences
+    target: Sentences
+    source_text: list[str]  # raw lines (empty for the training split: only test and valid are decoded)
     target_text: list[str]
 
 
@@ -213,7 +242,8 @@ def load_corpus(files: tuple[tuple[str, Path, Path], ...], vocab_size: int) -> C
         en, de = read_lines(en_file), read_lines(de_file)
         if len(en) != len(de):
             raise ValueError(f"{en_file} has {len(en)} lines but {de_file} has {len(de)}")
-        splits[split] = Split(bpe.encode(en), bpe.encode(de), en, de)
+        text = ([], []) if split == "train" else (en, de)
+        splits[split] = Split(Sentences.encode(bpe, en), Sentences.encode(bpe, de), *text)
     return Corpus(bpe, **splits)
 
 
@@ -223,8 +253,8 @@ def corpus(cfg: TransformerConfig) -> Corpus:
 
 def token_batches(split: Split, max_tokens: int, generator: torch.Generator) -> list[list[int]]:
     """Sentence indices grouped by length so that rows x longest side (+eos) <= max_tokens; shuffled."""
-    lengths = [max(len(s), len(t)) + 1 for s, t in zip(split.source, split.target)]
-    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    lengths = (torch.maximum(split.source.lengths(), split.target.lengths()) + 1).tolist()
+    order = torch.argsort(torch.tensor(lengths), stable=True).tolist()
     batches, current, longest = [], [], 0
     for i in order:
         if current and max(longest, lengths[i]) * (len(current) + 1) > max_tokens:
