@@ -92,7 +92,7 @@ def _lstm_no_rewinding(df: pd.DataFrame) -> tuple[str, str]:
     late, reset = _means(lstm, "iterative-late", "winning"), _means(lstm, "iterative-reset", "winning")
     levels = sorted(set(late.index) & set(reset.index))
     if not levels:
-        return PENDING, f"{_LSTM} (needs the iterative-late and iterative-reset runs)"
+        return PENDING, "needs the cpu runs of iterative-late and iterative-reset; not committed yet"
     dense = _means(lstm, "iterative-late", "dense").iloc[0]
     worse = [k for k in levels if reset[k] - late[k] > 0.01 * dense]
     evidence = (f"WT without late rewinding worse by more than 1% of the dense log perplexity at levels "
@@ -108,7 +108,7 @@ def _lstm_oneshot_collapses(df: pd.DataFrame) -> tuple[str, str]:
     fraction = lstm.groupby("level").fraction_pruned.mean()
     beyond = [k for k in sorted(set(wt.index) & set(rt.index)) if fraction[k] > 0.8]
     if not beyond:
-        return PENDING, f"{_LSTM} (needs the oneshot-reset run past 80% pruned)"
+        return PENDING, "needs the cpu run of oneshot-reset (past 80% pruned); not committed yet"
     worse = [k for k in beyond if wt[k] > rt[k]]
     evidence = (f"one-shot WT (no late rewinding) worse than its RT at {len(worse)} of the {len(beyond)} levels "
                 f"past 80% pruned; at {fraction[beyond[-1]]:.0%}: WT {wt[beyond[-1]]:.2f} vs RT {rt[beyond[-1]]:.2f}")
