@@ -67,6 +67,14 @@ def _lstm(df: pd.DataFrame) -> pd.DataFrame:
     return main_runs(df[(df.family == "lstm_lm") & (df.metric == "test_log_ppl")])
 
 
+def _lstm_pair(df: pd.DataFrame, a: tuple[str, str], b: tuple[str, str]):
+    """Mean log perplexity per level of two (variant, ticket) series, their common levels, and the
+    fraction pruned at each level."""
+    lstm = _lstm(df)
+    mean_a, mean_b = _means(lstm, *a), _means(lstm, *b)
+    return mean_a, mean_b, sorted(set(mean_a.index) & set(mean_b.index)), lstm.groupby("level").fraction_pruned.mean()
+
+
 def _lstm_wt_beats_rt(df: pd.DataFrame) -> tuple[str, str]:
     lstm = _lstm(df)
     wt, rt = _means(lstm, "iterative-late", "winning"), _means(lstm, "iterative-late", "random")
@@ -88,12 +96,10 @@ def _lstm_wt_beats_rt(df: pd.DataFrame) -> tuple[str, str]:
 
 
 def _lstm_no_rewinding(df: pd.DataFrame) -> tuple[str, str]:
-    lstm = _lstm(df)
-    late, reset = _means(lstm, "iterative-late", "winning"), _means(lstm, "iterative-reset", "winning")
-    levels = sorted(set(late.index) & set(reset.index))
+    late, reset, levels, _ = _lstm_pair(df, ("iterative-late", "winning"), ("iterative-reset", "winning"))
     if not levels:
         return PENDING, "needs the cpu runs of iterative-late and iterative-reset; not committed yet"
-    dense = _means(lstm, "iterative-late", "dense").iloc[0]
+    dense = _means(_lstm(df), "iterative-late", "dense").iloc[0]
     worse = [k for k in levels if reset[k] - late[k] > 0.01 * dense]
     evidence = (f"WT without late rewinding worse by more than 1% of the dense log perplexity at levels "
                 f"{describe_levels(worse)} of {levels[-1]}")
@@ -103,10 +109,8 @@ def _lstm_no_rewinding(df: pd.DataFrame) -> tuple[str, str]:
 
 
 def _lstm_oneshot_collapses(df: pd.DataFrame) -> tuple[str, str]:
-    lstm = _lstm(df)
-    wt, rt = _means(lstm, "oneshot-reset", "winning"), _means(lstm, "oneshot-reset", "random")
-    fraction = lstm.groupby("level").fraction_pruned.mean()
-    beyond = [k for k in sorted(set(wt.index) & set(rt.index)) if fraction[k] > 0.8]
+    wt, rt, levels, fraction = _lstm_pair(df, ("oneshot-reset", "winning"), ("oneshot-reset", "random"))
+    beyond = [k for k in levels if fraction[k] > 0.8]
     if not beyond:
         return PENDING, "needs the cpu run of oneshot-reset (past 80% pruned); not committed yet"
     worse = [k for k in beyond if wt[k] > rt[k]]
@@ -116,14 +120,12 @@ def _lstm_oneshot_collapses(df: pd.DataFrame) -> tuple[str, str]:
 
 
 def _lstm_converge(df: pd.DataFrame) -> tuple[str, str]:
-    lstm = _lstm(df)
-    late, reset = _means(lstm, "iterative-late", "winning"), _means(lstm, "iterative-reset", "winning")
-    fraction = lstm.groupby("level").fraction_pruned.mean()
-    past = [k for k in sorted(set(late.index) & set(reset.index)) if fraction[k] > 0.91]
+    late, reset, levels, fraction = _lstm_pair(df, ("iterative-late", "winning"), ("iterative-reset", "winning"))
+    past = [k for k in levels if fraction[k] > 0.91]
     if not past:
         return NOT_YET, "needs levels past 91% pruned in both iterative runs (the cpu preset's 10 levels stop at 89%)"
     gaps = [abs(late[k] - reset[k]) for k in past]
-    dense = _means(lstm, "iterative-late", "dense").iloc[0]
+    dense = _means(_lstm(df), "iterative-late", "dense").iloc[0]
     return (SHOWN if max(gaps) < 0.01 * dense else NOT_SHOWN), f"largest WT gap past 91% pruned: {max(gaps):.3f} nats"
 
 
