@@ -33,12 +33,12 @@ prune_embeddings: bool = True  # True: every weight pooled, embeddings included;
 both_scopes: bool = True  # also run the other pruning scope, for the side-by-side figure
 variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-late | oneshot-reset
 seeds: list = [0]  # independent pruning processes (the paper: one per setting)
-levels: int = 8  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned
+levels: int = 5  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
 data_dir: str = ""  # the dataset directory; empty: $LTH_MULTI30K_DIR or $LTH_WMT14_DIR, else data/multi30k or data/wmt14-en-de
 device: str = "cpu"  # torch device: cpu or cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
-workers: int = 1  # processes running seeds in parallel
+workers: int = 2  # processes: seeds run in parallel; with 2 per seed, its random tickets run beside its winning ones
 overrides: dict = {}  # fields of the preset's TransformerConfig to change, e.g. {"updates": 2000}
 publish_to: str = ""  # if set (e.g. "data/results"), also write each run's small summary there, for the book
 

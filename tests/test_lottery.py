@@ -149,3 +149,35 @@ def test_published_summary_loads_like_the_run(tmp_path):
     from_run, from_summary = load_results(root), load_results(tmp_path / "results")
     assert len(from_run) == 10
     assert from_summary.equals(from_run)
+
+
+def test_random_tickets_run_beside_the_winning_tickets_with_the_same_results(tmp_path):
+    """workers=2 for one seed: a second process trains the random tickets as masks appear."""
+    torch.set_num_threads(1)  # as in each worker, so that both runs do the same arithmetic
+    sequential = run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[0], runs_dir=tmp_path / "a", progress=False)
+    parallel = run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[0], runs_dir=tmp_path / "b", workers=2,
+                           progress=False)
+    a, b = load_results(sequential), load_results(parallel)
+    assert len(a) == len(b) == 5  # dense + WT and RT at two levels
+    columns = ["level", "ticket", "fraction_pruned", "metric", "value"]
+    assert a.sort_values(["level", "ticket"])[columns].values.tolist() == \
+        b.sort_values(["level", "ticket"])[columns].values.tolist()
+
+
+def test_a_failing_winning_ticket_process_stops_the_waiting_random_one(tmp_path):
+    never_rewinds = config("CartPole-v0", "smoke", hidden=(64, 64), rewind_epochs=1000)
+    with pytest.raises(RuntimeError, match="never reached its rewind point"):
+        run_lottery(FAMILY, never_rewinds, Lottery(levels=2), seeds=[0], runs_dir=tmp_path, workers=2,
+                    progress=False)
+
+
+def test_winning_then_random_parts_of_a_seed_complete_it(tmp_path):
+    from lthlib.lottery import run_seed, tickets_done
+
+    root = run_root(tmp_path, FAMILY, SMOKE, Lottery(variant="oneshot-late", levels=2))
+    run_seed(FAMILY, SMOKE, Lottery(variant="oneshot-late", levels=2), 0, root, tickets="winning")
+    assert tickets_done(root, [0], 2) == 3 and not (level_dir(root, 0, 1) / "random.json").exists()
+    run_seed(FAMILY, SMOKE, Lottery(variant="oneshot-late", levels=2), 0, root, tickets="random")
+    assert tickets_done(root, [0], 2) == 5
+    with pytest.raises(ValueError, match="tickets must be"):
+        run_seed(FAMILY, SMOKE, Lottery(levels=2), 0, root, tickets="both")

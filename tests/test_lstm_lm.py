@@ -131,3 +131,20 @@ def test_data_dir_is_not_part_of_the_run_hash():
     a = run_settings(L.FAMILY, L.LSTMConfig(data_dir="/a"), Lottery())
     b = run_settings(L.FAMILY, L.LSTMConfig(data_dir="/b"), Lottery())
     assert a == b and "data_dir" not in a["config"]
+
+
+@needs_data
+def test_notebook_runs_under_papermill_at_smoke(tmp_path):
+    import nbformat
+    import papermill
+
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(Path(__file__).parents[1] / "notebooks" / "lstm_wikitext2.ipynb", out,
+                               parameters={"preset": "smoke", "levels": 2, "data_dir": str(SHARED),
+                                           "runs_dir": str(tmp_path / "runs")},
+                               progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert sum("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs) >= 1
+    df = load_results(tmp_path / "runs")
+    assert sorted(df[df.metric == "test_log_ppl"].ticket) == ["dense", "random", "random", "winning", "winning"]
