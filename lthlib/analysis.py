@@ -41,10 +41,10 @@ def wt_vs_rt(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd
 
 
 def main_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the largest run (most tickets) of each (family, task, variant): e.g. the cpu
-    preset's run rather than a smoke sweep published beside it."""
-    size = df.groupby(["family", "task", "variant", "run"]).size().rename("n").reset_index()
-    biggest = size.sort_values("n", ascending=False).drop_duplicates(["family", "task", "variant"])
+    """The rows of the largest run (most tickets) of each (family, task, variant, pruning scope):
+    e.g. the cpu preset's run rather than a smoke sweep published beside it."""
+    size = df.groupby(["family", "task", "variant", "exclude", "run"]).size().rename("n").reset_index()
+    biggest = size.sort_values("n", ascending=False).drop_duplicates(["family", "task", "variant", "exclude"])
     return df[df.run.isin(biggest.run)]
 
 

@@ -22,7 +22,7 @@ import torch
 
 SUMMARY_SUFFIX = ".summary.json"
 RESULT_COLUMNS = [
-    "family", "task", "variant", "run", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
+    "family", "task", "variant", "exclude", "run", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
 ]
 
 
@@ -80,14 +80,16 @@ def run_name(settings: dict[str, Any]) -> str:
 def load_results(root: str | Path) -> pd.DataFrame:
     """Every finished ticket under `root` (a runs or results directory), one row per metric value.
 
-    Columns: family, task, variant, run (the run directory's name, <variant>-<settings hash>, which
+    Columns: family, task, variant, exclude (the parameters kept out of pruning, glob patterns joined
+    by ", "; "" when everything is pruned), run (the run directory's name, <variant>-<settings hash>, which
     tells apart runs of one task and variant with other settings, e.g. presets), ticket (dense |
     winning | random), seed, level, fraction_pruned, metric, value.
     """
     rows = [
         {
             "family": settings["family"], "task": settings["task"], "variant": settings["variant"],
-            "run": run_name(settings), "ticket": record["ticket"], "seed": record["seed"], "level": record["level"],
+            "exclude": ", ".join(settings.get("exclude", ())), "run": run_name(settings),
+            "ticket": record["ticket"], "seed": record["seed"], "level": record["level"],
             "fraction_pruned": record["fraction_pruned"], "metric": metric, "value": value,
         }
         for settings, record in finished_tickets(Path(root))

@@ -5,7 +5,7 @@ from lthlib.analysis import describe_levels, wt_vs_rt
 from lthlib.explore import explorer
 from lthlib.plots import COLORS, explorer_figure, pruning_curve
 from lthlib.pruning import fraction_pruned_at
-from lthlib.scorecard import CLAIMS, NOT_YET, SHOWN, scorecard
+from lthlib.scorecard import CLAIMS, NOT_SHOWN, NOT_YET, PARTLY, PENDING, SHOWN, scorecard
 
 
 def synthetic(task="CartPole-v0", variant="iterative-late", wt=(190, 185, 180), rt=(150, 60, 25), seeds=3):
@@ -19,7 +19,7 @@ def synthetic(task="CartPole-v0", variant="iterative-late", wt=(190, 185, 180), 
             rows.append(dict(ticket="random", level=level, value=r + jitter, seed=seed))
     df = pd.DataFrame(rows)
     df["fraction_pruned"] = df.level.map(lambda k: fraction_pruned_at(k, 0.2))
-    return df.assign(family="classic_control", task=task, variant=variant, run=f"{variant}-0", metric="reward")
+    return df.assign(family="classic_control", task=task, variant=variant, exclude="", run=f"{variant}-0", metric="reward")
 
 
 def test_pruning_curve_in_the_papers_style():
@@ -59,7 +59,8 @@ def test_wt_vs_rt_and_scorecard_read_the_numbers():
     assert len(card) == len(CLAIMS)
     assert card.status.iloc[0] == SHOWN
     assert "levels 1–3 of 3" in card["our evidence"].iloc[0]
-    assert (card[card.domain.str.startswith("Transformer")].status == NOT_YET).all()
+    assert card[card.domain.str.startswith("Transformer")].status.tolist() == [NOT_YET, PENDING, PENDING, PENDING]
+    assert (card[card.domain == "Atari"].status == NOT_YET).all()
 
 
 def lstm_run(variant, wt, rt, dense=6.0):
@@ -69,7 +70,7 @@ def lstm_run(variant, wt, rt, dense=6.0):
         rows += [dict(ticket="winning", level=level, value=w), dict(ticket="random", level=level, value=r)]
     df = pd.DataFrame(rows).assign(seed=0)
     df["fraction_pruned"] = df.level.map(lambda k: fraction_pruned_at(k, 0.2))
-    return df.assign(family="lstm_lm", task="WikiText-2", variant=variant, run=f"{variant}-0", metric="test_log_ppl")
+    return df.assign(family="lstm_lm", task="WikiText-2", variant=variant, exclude="", run=f"{variant}-0", metric="test_log_ppl")
 
 
 def test_lstm_claims_are_read_from_the_numbers():
@@ -86,3 +87,46 @@ def test_lstm_claims_are_read_from_the_numbers():
     assert "worse than its RT at 3 of the 3 levels past 80% pruned" in lstm["our evidence"].iloc[2]
     only_late = scorecard(late).set_index("claim")
     assert only_late[only_late.domain == "LSTM (WikiText-2)"].status.tolist()[1:3] == ["pending", "pending"]
+
+
+def one_seed_run(family, task, metric, dense, wt, rt, variant="iterative-late", exclude=""):
+    """One seed of a run over len(wt) levels, metric values given."""
+    df = lstm_run(variant, wt, rt, dense)
+    return df.assign(family=family, task=task, metric=metric, exclude=exclude, run=f"{variant}-{task}-{exclude}")
+
+
+def test_atari_claims_are_read_game_by_game():
+    runs = pd.concat([
+        one_seed_run("atari", "Seaquest", "reward", 200, [260, 250, 240, 230], [150, 140, 235, 100]),
+        one_seed_run("atari", "Breakout", "reward", 10, [10, 9, 8, 7], [5, 6, 9, 4]),
+        one_seed_run("atari", "Krull", "reward", 3000, [3100, 3000, 2900, 2800], [3200, 3100, 2700, 2600]),
+        one_seed_run("atari", "Seaquest", "reward", 200, [200, 180, 150, 120], [150, 140, 220, 100], "iterative-reset"),
+    ])
+    card = scorecard(runs).set_index("claim")
+    atari = card[card.domain == "Atari"]
+    # Seaquest: clear wins at levels 1, 2, 4 (3 of 4); Breakout: mean WT 8.5 > RT 6.0; Assault etc. missing
+    assert atari.status.iloc[0] == PARTLY
+    assert "Seaquest: WT clearly above RT at levels 1–2, 4 of 4" in atari["our evidence"].iloc[0]
+    assert "no run yet: Assault, Berzerk, Centipede" in atari["our evidence"].iloc[0]
+    assert atari.status.iloc[1] == NOT_YET  # no Berzerk or Qbert run
+    assert atari.status.iloc[2] == SHOWN  # Krull: within 300 of each other everywhere, both >= 2400 at the end
+    assert atari.status.iloc[4] == PARTLY  # Breakout RT 5 < 8 at once; Krull RT 3200 > 3000 early; others missing
+    assert atari.status.iloc[5] == PARTLY and "Seaquest, late rewinding: mean WT score 245.0 vs 162.5" in \
+        atari["our evidence"].iloc[5]
+
+
+def test_transformer_claims_compare_the_two_pruning_scopes():
+    everything = one_seed_run("transformer_mt", "Multi30k", "bleu", 33.0, [33.0, 32.8, 32.9, 32.7, 32.8],
+                              [31.0, 29.0, 27.0, 24.0, 22.0])
+    kept = one_seed_run("transformer_mt", "Multi30k", "bleu", 33.0, [32.0, 31.0, 30.0, 29.0, 28.0],
+                        [28.0, 22.0, 15.0, 9.0, 4.0], exclude="embedding.*, *norm*")
+    tokenized = everything.assign(metric="tokenized_bleu")
+    card = scorecard(pd.concat([everything, kept, tokenized])).set_index("claim")
+    mt = card[card.domain.str.startswith("Transformer")]
+    assert mt.status.tolist() == [NOT_YET, PARTLY, SHOWN, SHOWN]
+    assert "Multi30k dense: BLEU 33.0 (sacrebleu), 33.0 tokenized" in mt["our evidence"].iloc[0]
+    assert "clearly above RT at levels 1–5 of 5" in mt["our evidence"].iloc[1]
+    assert "WT BLEU 32.8 vs dense 33.0 (99.4%)" in mt["our evidence"].iloc[2]
+    assert "embeddings kept whole 29.0, everything pruned 11.0" in mt["our evidence"].iloc[3]
+    weak = scorecard(pd.concat([everything.assign(value=everything.value.where(everything.level != 5, 30.0)), kept]))
+    assert weak.set_index("claim").status.iloc[-2] == NOT_SHOWN  # 30.0 / 33.0 < 99%
