@@ -14,7 +14,9 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ from lthlib.configs import hashed_fields
 from lthlib.family import Family
 from lthlib.masks import Mask
 from lthlib.pruning import check_pruning_rate, fraction_pruned_at, prune_global
-from lthlib.store import atomic_torch_save, atomic_write_json, run_name
+from lthlib.store import atomic_copy, atomic_torch_save, atomic_write_json, read_json, run_name
 
 # variant -> (iterative pruning?, late rewinding?)
 VARIANTS = {
@@ -169,6 +171,52 @@ def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, r
     release_memory()
 
 
+def _sibling_runs(root: Path) -> list[Path]:
+    """Runs beside `root` whose settings differ from its own only in the variant."""
+    def without_variant(run: Path) -> dict:
+        return {k: v for k, v in read_json(run / "settings.json").items() if k != "variant"}
+
+    if not (root / "settings.json").exists() or not root.parent.exists():
+        return []
+    mine = without_variant(root)
+    return [run for run in sorted(root.parent.iterdir())
+            if run != root and (run / "settings.json").exists() and without_variant(run) == mine]
+
+
+def _reuse_sibling_tickets(root: Path, seed: int, lottery: Lottery) -> None:
+    """Copy this seed's dense net from a run of another variant with the same settings: every variant
+    trains the same dense net. Level 1 is copied too when the sibling rewinds to the same point (its
+    mask, prune of the dense net at r_1, and its tickets are then the same in iterative and one-shot
+    pruning). Each level appears at once (a directory rename); copied records name their source run
+    in `copied_from`."""
+    for sibling in _sibling_runs(root):
+        other = Lottery(variant=read_json(sibling / "settings.json")["variant"])
+        seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
+        level_files = {0: ["mask.pt", "trained.pt", "dense.json"],
+                       1: ["mask.pt", "trained.pt", "winning.json", "random.json"]}
+
+        def have(level: int) -> bool:
+            return all((level_dir(sibling, seed, level) / f).exists() for f in level_files[level])
+
+        if not (all((sibling / f"seed_{seed}" / f).exists() for f in seed_files) and have(0)):
+            continue
+        levels = [0] + ([1] if other.late_rewinding == lottery.late_rewinding and lottery.levels >= 1 and have(1)
+                        and not level_dir(root, seed, 1).exists() else [])
+        for f in seed_files:
+            atomic_copy(sibling / f"seed_{seed}" / f, root / f"seed_{seed}" / f)
+        for level in levels:
+            stage = Path(tempfile.mkdtemp(dir=root / f"seed_{seed}", prefix=".copy-"))
+            for f in level_files[level]:
+                source = level_dir(sibling, seed, level) / f
+                if f.endswith(".json"):
+                    atomic_write_json(read_json(source) | {"copied_from": sibling.name}, stage / f)
+                else:
+                    atomic_copy(source, stage / f)
+            shutil.rmtree(level_dir(root, seed, level), ignore_errors=True)  # a dense run cut short leaves its mask
+            os.replace(stage, level_dir(root, seed, level))
+        return
+
+
 def _ensure_mask(root: Path, seed: int, level: int, lottery: Lottery) -> Path:
     """The level's mask, pruned from the previous level's (iterative) or the dense net's (one-shot) weights."""
     mask_path = level_dir(root, seed, level) / "mask.pt"
@@ -199,10 +247,12 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
     on_ticket = on_ticket or (lambda: None)
     train_winning, train_random = tickets in ("all", "winning"), tickets in ("all", "random")
 
+    dense_dir = level_dir(root, seed, 0)
+    if train_winning and not (dense_dir / "dense.json").exists():
+        _reuse_sibling_tickets(root, seed, lottery)
     if train_winning and not init_path.exists():
         atomic_torch_save(family.build_model(config, seed).state_dict(), init_path)
 
-    dense_dir = level_dir(root, seed, 0)
     if train_winning and not (dense_dir / "dense.json").exists():
         model = family.build_model(config, 0)
         model.load_state_dict(torch.load(init_path, weights_only=True))
@@ -236,6 +286,8 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
                 _ensure_mask(root, seed, level, lottery)
             while not (out / "mask.pt").exists():  # the winning-ticket process writes it
                 time.sleep(poll_s)
+            if (out / "random.json").exists():  # copied from a sibling run meanwhile
+                continue
             mask = Mask.load(out / "mask.pt")
             model = random_ticket(family, config, mask, derived_seed(seed, level, "random-init"))
             _train_ticket(family, config, model, mask, seed, level, "random", out)

@@ -50,6 +50,10 @@ def atomic_write_json(obj: Any, path: str | Path) -> None:
     _atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1, sort_keys=True).encode()))
 
 
+def atomic_copy(source: str | Path, path: str | Path) -> None:
+    _atomic_write(path, lambda f: f.write(Path(source).read_bytes()))
+
+
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 

@@ -6,6 +6,7 @@ import torch
 from lthlib import Lottery, Mask, load_results, publish, run_lottery
 from lthlib.families.classic_control import FAMILY, config
 from lthlib.lottery import level_dir, run_root
+from lthlib.store import read_json
 
 SMOKE = config("CartPole-v0", "smoke", hidden=(64, 64))
 
@@ -181,3 +182,32 @@ def test_winning_then_random_parts_of_a_seed_complete_it(tmp_path):
     assert tickets_done(root, [0], 2) == 5
     with pytest.raises(ValueError, match="tickets must be"):
         run_seed(FAMILY, SMOKE, Lottery(levels=2), 0, root, tickets="both")
+
+
+def test_a_variant_reuses_the_dense_net_and_level_one_of_a_sibling_run(tmp_path):
+    first = run_lottery(FAMILY, SMOKE, Lottery(variant="oneshot-reset", levels=1), seeds=[0], runs_dir=tmp_path,
+                        progress=False)
+    family = Recording()
+    second = run_lottery(family, SMOKE, Lottery(variant="iterative-reset", levels=2), seeds=[0], runs_dir=tmp_path,
+                         progress=False)
+    assert len(family.calls) == 2  # only level 2's two tickets were trained
+    a, b = load_results(first), load_results(second)
+    columns = ["ticket", "level", "fraction_pruned", "metric", "value"]
+    assert b[b.level <= 1][columns].sort_values(columns).values.tolist() == a[columns].sort_values(columns).values.tolist()
+    copied = read_json(level_dir(second, 0, 1) / "winning.json")
+    assert copied["copied_from"] == first.name
+    for f in ("level_00/trained.pt", "level_01/mask.pt", "init.pt"):
+        assert all(torch.equal(x, y) for x, y in zip(load(first / "seed_0" / f).values(), load(second / "seed_0" / f).values()))
+    # late rewinding needs the rewind point, which a reset run never saved: the dense net is trained anew
+    family = Recording()
+    run_lottery(family, SMOKE, Lottery(variant="iterative-late", levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
+    assert len(family.calls) == 3
+    # and a one-shot late run then finds it, with level 1 (the same rewind point)
+    family = Recording()
+    run_lottery(family, SMOKE, Lottery(variant="oneshot-late", levels=2), seeds=[0], runs_dir=tmp_path, progress=False)
+    assert len(family.calls) == 2
+    # other settings (here the pruning rate) never share
+    family = Recording()
+    run_lottery(family, SMOKE, Lottery(variant="oneshot-late", levels=1, pruning_rate=0.3), seeds=[0],
+                runs_dir=tmp_path, progress=False)
+    assert len(family.calls) == 3
