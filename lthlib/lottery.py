@@ -189,7 +189,10 @@ def _reuse_sibling_tickets(root: Path, seed: int, lottery: Lottery) -> None:
     mask, prune of the dense net at r_1, and its tickets are then the same in iterative and one-shot
     pruning). Each level appears at once (a directory rename); copied records name their source run
     in `copied_from`."""
-    for sibling in _sibling_runs(root):
+    def rewinds_elsewhere(run: Path) -> bool:  # siblings rewinding to the same point go first: they share level 1
+        return Lottery(variant=read_json(run / "settings.json")["variant"]).late_rewinding != lottery.late_rewinding
+
+    for sibling in sorted(_sibling_runs(root), key=rewinds_elsewhere):
         other = Lottery(variant=read_json(sibling / "settings.json")["variant"])
         seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
         level_files = {0: ["mask.pt", "trained.pt", "dense.json"],

@@ -211,3 +211,13 @@ def test_a_variant_reuses_the_dense_net_and_level_one_of_a_sibling_run(tmp_path)
     run_lottery(family, SMOKE, Lottery(variant="oneshot-late", levels=1, pruning_rate=0.3), seeds=[0],
                 runs_dir=tmp_path, progress=False)
     assert len(family.calls) == 3
+
+
+def test_a_sibling_that_rewinds_to_the_same_point_is_preferred(tmp_path):
+    for variant in ("iterative-late", "oneshot-reset"):
+        run_lottery(FAMILY, SMOKE, Lottery(variant=variant, levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
+    family = Recording()
+    root = run_lottery(family, SMOKE, Lottery(variant="iterative-reset", levels=1), seeds=[0], runs_dir=tmp_path,
+                       progress=False)
+    assert family.calls == []  # dense and level 1 both from oneshot-reset, though iterative-late sorts first
+    assert read_json(level_dir(root, 0, 1) / "random.json")["copied_from"].startswith("oneshot-reset-")
