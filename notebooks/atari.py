@@ -33,7 +33,7 @@ pruning_rate: float = 0.2  # p: the fraction of the remaining weights each itera
 num_envs: int = 0  # games played in parallel; 0 keeps the preset's
 device: str = "cpu"  # torch device: cpu or cuda
 runs_dir: str = "data/runs"  # run directories; relative paths start at the repository root
-workers: int = 2  # processes: seeds run in parallel; with 2 per seed, its random tickets run beside its winning ones
+workers: int = 2  # processes: whole seeds side by side, or each seed's random tickets beside its winning ones where that is sooner (1 or 3 seeds on 2)
 overrides: dict = {}  # fields of the preset's AtariConfig to change, e.g. {"epochs": 2}
 publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small summary there, for the book
 

@@ -38,7 +38,7 @@ levels: int = 20  # pruning iterations after the dense run; level k has 1-(1-p)^
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
 device: str = "cpu"  # torch device for the networks: cpu or cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
-workers: int = 2  # processes: seeds run in parallel; with 2 per seed, its random tickets run beside its winning ones
+workers: int = 2  # processes: whole seeds side by side, or each seed's random tickets beside its winning ones where that is sooner (1 or 3 seeds on 2)
 overrides: dict = {}  # fields of the preset's A2CConfig to change, e.g. {"epochs": 5, "gamma": 0.98}
 publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small summary there, for the book
 

@@ -32,7 +32,7 @@ pruning_rate: float = 0.2  # p: the fraction of the remaining weights each itera
 data_dir: str = ""  # WikiText-2 train.txt/valid.txt/test.txt; "" -> $LTH_WIKITEXT2_DIR, else data/wikitext-2/
 device: str = "cpu"  # torch device: cpu or cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
-workers: int = 2  # processes: seeds run in parallel; with 2 per seed, its random tickets run beside its winning ones
+workers: int = 2  # processes: whole seeds side by side, or each seed's random tickets beside its winning ones where that is sooner (1 or 3 seeds on 2)
 overrides: dict = {}  # fields of the preset's LSTMConfig to change, e.g. {"epochs": 2}
 publish_to: str = ""  # if set (e.g. "data/results"), also write each run's small summary there, for the book
 

@@ -38,7 +38,7 @@ pruning_rate: float = 0.2  # p: the fraction of the remaining weights each itera
 data_dir: str = ""  # the dataset directory; empty: $LTH_MULTI30K_DIR or $LTH_WMT14_DIR, else data/multi30k or data/wmt14-en-de
 device: str = "cpu"  # torch device: cpu or cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
-workers: int = 2  # processes: seeds run in parallel; with 2 per seed, its random tickets run beside its winning ones
+workers: int = 2  # processes: whole seeds side by side, or each seed's random tickets beside its winning ones where that is sooner (1 or 3 seeds on 2)
 overrides: dict = {}  # fields of the preset's TransformerConfig to change, e.g. {"updates": 2000}
 publish_to: str = ""  # if set (e.g. "data/results"), also write each run's small summary there, for the book
 

@@ -5,7 +5,7 @@ import torch
 
 from lthlib import Lottery, Mask, load_results, publish, run_lottery
 from lthlib.families.classic_control import FAMILY, config
-from lthlib.lottery import level_dir, run_root
+from lthlib.lottery import level_dir, run_root, split_seeds
 from lthlib.store import read_json
 
 SMOKE = config("CartPole-v0", "smoke", hidden=(64, 64))
@@ -152,17 +152,24 @@ def test_published_summary_loads_like_the_run(tmp_path):
     assert from_summary.equals(from_run)
 
 
-def test_random_tickets_run_beside_the_winning_tickets_with_the_same_results(tmp_path):
-    """workers=2 for one seed: a second process trains the random tickets as masks appear."""
+def test_split_seeds_picks_whichever_finishes_sooner():
+    assert split_seeds(1, 2, 20) and split_seeds(3, 2, 20) and split_seeds(3, 6, 20)
+    assert not split_seeds(2, 2, 20) and not split_seeds(4, 2, 20) and not split_seeds(1, 2, 0)
+
+
+@pytest.mark.parametrize("seeds", [[0], [0, 1, 2]])
+def test_random_tickets_run_beside_the_winning_tickets_with_the_same_results(tmp_path, seeds):
+    """workers=2 for one or three seeds: a second process trains each seed's random tickets as masks appear."""
     torch.set_num_threads(1)  # as in each worker, so that both runs do the same arithmetic
-    sequential = run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[0], runs_dir=tmp_path / "a", progress=False)
-    parallel = run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[0], runs_dir=tmp_path / "b", workers=2,
+    levels = 2 if len(seeds) == 1 else 1
+    sequential = run_lottery(FAMILY, SMOKE, Lottery(levels=levels), seeds=seeds, runs_dir=tmp_path / "a",
+                             progress=False)
+    parallel = run_lottery(FAMILY, SMOKE, Lottery(levels=levels), seeds=seeds, runs_dir=tmp_path / "b", workers=2,
                            progress=False)
     a, b = load_results(sequential), load_results(parallel)
-    assert len(a) == len(b) == 5  # dense + WT and RT at two levels
-    columns = ["level", "ticket", "fraction_pruned", "metric", "value"]
-    assert a.sort_values(["level", "ticket"])[columns].values.tolist() == \
-        b.sort_values(["level", "ticket"])[columns].values.tolist()
+    assert len(a) == len(b) == len(seeds) * (1 + 2 * levels)  # dense + WT and RT per level
+    columns = ["seed", "level", "ticket", "fraction_pruned", "metric", "value"]
+    assert a.sort_values(columns[:3])[columns].values.tolist() == b.sort_values(columns[:3])[columns].values.tolist()
 
 
 def test_a_failing_winning_ticket_process_stops_the_waiting_random_one(tmp_path):
