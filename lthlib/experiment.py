@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from lthlib.configs import hashed_fields
 from lthlib.family import Family
@@ -13,13 +16,28 @@ from lthlib.paths import resolve
 from lthlib.store import publish
 
 
+def resolve_device(device: str) -> str:
+    """"auto" -> cuda where a GPU is visible, else cpu; a CUDA device with no GPU visible is an error."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU here; use device 'cpu' or 'auto'")
+    return device
+
+
 def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: float, levels: int,
             seeds, exclude: tuple[str, ...] = (), **overrides: Any) -> tuple[Any, Lottery, list[int]]:
     """Check every parameter before any training; print the config and how it differs from `paper`.
 
-    `exclude`: glob patterns of parameters never pruned (the lottery's); `overrides`: config fields.
+    `exclude`: glob patterns of parameters never pruned (the lottery's); `overrides`: config fields
+    (a `device` of "auto" becomes cuda where a GPU is visible, else cpu).
     """
+    if "device" in overrides:
+        overrides["device"] = resolve_device(overrides["device"])
     config = family.config(task, preset, **overrides)
+    if preset == "paper" and getattr(config, "device", "cpu") == "cpu" and getattr(family, "paper_needs_gpu", False):
+        warnings.warn(f"the paper preset of {family.name} on a CPU takes many hours per ticket: "
+                      f"it is meant for a GPU (device 'cuda'); the cpu preset fits a CPU", stacklevel=2)
     lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude))
     seeds = check_seeds(seeds)
     placement = {f.name for f in dataclasses.fields(config) if not f.metadata.get("hash", True)}

@@ -16,6 +16,7 @@ class Family(Protocol):
     name: str  # directory name under runs_dir, e.g. "classic_control"
     metric: str  # the metric the pruning curves show, e.g. "reward"
     higher_is_better: bool
+    # optional: `paper_needs_gpu = True` makes the notebooks warn when the paper preset runs on a CPU
 
     def config(self, task: str, preset: str, **overrides: Any) -> Any:
         """The frozen config dataclass of `preset` for `task`, with overrides; raises on bad input."""

@@ -172,29 +172,37 @@ def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, r
     release_memory()
 
 
+LOTTERY_SETTINGS = ("variant", "exclude", "pruning_rate")  # what the dense net does not depend on
+
+
 def _sibling_runs(root: Path) -> list[Path]:
-    """Runs beside `root` whose settings differ from its own only in the variant."""
-    def without_variant(run: Path) -> dict:
-        return {k: v for k, v in read_json(run / "settings.json").items() if k != "variant"}
+    """Runs beside `root` whose settings differ from its own only in how they prune and rewind."""
+    def dense_settings(run: Path) -> dict:
+        return {k: v for k, v in read_json(run / "settings.json").items() if k not in LOTTERY_SETTINGS}
 
     if not (root / "settings.json").exists() or not root.parent.exists():
         return []
-    mine = without_variant(root)
+    mine = dense_settings(root)
     return [run for run in sorted(root.parent.iterdir())
-            if run != root and (run / "settings.json").exists() and without_variant(run) == mine]
+            if run != root and (run / "settings.json").exists() and dense_settings(run) == mine]
 
 
-def _reuse_sibling_tickets(root: Path, seed: int, lottery: Lottery) -> None:
-    """Copy this seed's dense net from a run of another variant with the same settings: every variant
-    trains the same dense net. Level 1 is copied too when the sibling rewinds to the same point (its
-    mask, prune of the dense net at r_1, and its tickets are then the same in iterative and one-shot
-    pruning). Each level appears at once (a directory rename); copied records name their source run
-    in `copied_from`."""
-    def rewinds_elsewhere(run: Path) -> bool:  # siblings rewinding to the same point go first: they share level 1
-        return Lottery(variant=read_json(run / "settings.json")["variant"]).late_rewinding != lottery.late_rewinding
+def _reuse_sibling_tickets(family: Family, config: Any, root: Path, seed: int, lottery: Lottery) -> None:
+    """Copy this seed's dense net from a run of another variant, pruning scope or rate with the same
+    settings otherwise: all of them train the same dense net (with another scope its mask is rebuilt).
+    Level 1 is copied too when the sibling prunes alike and rewinds to the same point (its mask, the
+    dense net pruned at r_1, and its tickets are then the same in iterative and one-shot pruning).
+    Each level appears at once (a directory rename); copied records name their source run in
+    `copied_from`."""
+    def settings(run: Path) -> dict:
+        return read_json(run / "settings.json")
 
-    for sibling in sorted(_sibling_runs(root), key=rewinds_elsewhere):
-        other = Lottery(variant=read_json(sibling / "settings.json")["variant"])
+    def shares_level_1(run: Path) -> bool:
+        other = settings(run)
+        return (Lottery(variant=other["variant"]).late_rewinding == lottery.late_rewinding
+                and tuple(other["exclude"]) == lottery.exclude and other["pruning_rate"] == lottery.pruning_rate)
+
+    for sibling in sorted(_sibling_runs(root), key=lambda run: not shares_level_1(run)):
         seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
         level_files = {0: ["mask.pt", "trained.pt", "dense.json"],
                        1: ["mask.pt", "trained.pt", "winning.json", "random.json"]}
@@ -204,7 +212,9 @@ def _reuse_sibling_tickets(root: Path, seed: int, lottery: Lottery) -> None:
 
         if not (all((sibling / f"seed_{seed}" / f).exists() for f in seed_files) and have(0)):
             continue
-        levels = [0] + ([1] if other.late_rewinding == lottery.late_rewinding and lottery.levels >= 1 and have(1)
+        same_scope = tuple(settings(sibling)["exclude"]) == lottery.exclude
+        dense_mask = None if same_scope else Mask.ones(family.build_model(config, 0), lottery.exclude)
+        levels = [0] + ([1] if shares_level_1(sibling) and lottery.levels >= 1 and have(1)
                         and not level_dir(root, seed, 1).exists() else [])
         for f in seed_files:
             atomic_copy(sibling / f"seed_{seed}" / f, root / f"seed_{seed}" / f)
@@ -213,7 +223,12 @@ def _reuse_sibling_tickets(root: Path, seed: int, lottery: Lottery) -> None:
             for f in level_files[level]:
                 source = level_dir(sibling, seed, level) / f
                 if f.endswith(".json"):
-                    atomic_write_json(read_json(source) | {"copied_from": sibling.name}, stage / f)
+                    record = read_json(source) | {"copied_from": sibling.name}
+                    if dense_mask is not None:
+                        record["layer_fractions_pruned"] = dense_mask.layer_fractions_pruned()
+                    atomic_write_json(record, stage / f)
+                elif f == "mask.pt" and dense_mask is not None:
+                    dense_mask.save(stage / f)
                 else:
                     atomic_copy(source, stage / f)
             shutil.rmtree(level_dir(root, seed, level), ignore_errors=True)  # a dense run cut short leaves its mask
@@ -253,7 +268,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
 
     dense_dir = level_dir(root, seed, 0)
     if train_winning and not (dense_dir / "dense.json").exists():
-        _reuse_sibling_tickets(root, seed, lottery)
+        _reuse_sibling_tickets(family, config, root, seed, lottery)
     if train_winning and not init_path.exists():
         atomic_torch_save(family.build_model(config, seed).state_dict(), init_path)
 

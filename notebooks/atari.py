@@ -31,7 +31,7 @@ variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-la
 levels: int = 10  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned (the paper: 20)
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
 num_envs: int = 0  # games played in parallel; 0 keeps the preset's
-device: str = "cpu"  # torch device: cpu or cuda
+device: str = "auto"  # torch device: auto (cuda where a GPU is visible, else cpu) | cpu | cuda
 runs_dir: str = "data/runs"  # run directories; relative paths start at the repository root
 workers: int = 2  # processes: whole seeds side by side, or each seed's random tickets beside its winning ones where that is sooner (1 or 3 seeds on 2)
 overrides: dict = {}  # fields of the preset's AtariConfig to change, e.g. {"epochs": 2}
@@ -69,6 +69,9 @@ figure = pruning_curve(results, "reward", title=f"{config.game} · {variant} · 
 figure.add_hline(y=random_score, line=dict(color="black", dash="dot"),
                  annotation_text=f"random policy {random_score:.0f}", annotation_position="bottom right")
 show(figure)
+dense_score = results[(results.ticket == "dense") & (results.metric == "reward")].value.mean()
+print(f"dense net {dense_score:.1f} vs random policy {random_score:.1f}: "
+      + ("the dense agent learned" if dense_score > random_score else "the dense agent does NOT beat a random policy"))
 summarize(results, "reward").pivot_table(index="level", columns="ticket", values="mean").round(1)
 
 # %% [markdown]

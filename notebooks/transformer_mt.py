@@ -19,8 +19,8 @@
 # The paper's second NLP experiment: Transformer Base and Big (fairseq's recipe, here in plain
 # PyTorch) on WMT'14 En→De, pruned globally, rewound to the weights after 1000 updates, retrained,
 # scored by BLEU. Two pruning scopes: **everything pooled**, embeddings included (the paper's left
-# figure), and **attention and feed-forward weights only**, embeddings and layer norms kept whole
-# (the right figure). The paper's claims: winning tickets beat random tickets; Big keeps 99% of its
+# figure), and **the attention and feed-forward layers only** (their weights and biases), embeddings
+# and layer norms kept whole (the right figure). The paper's claims: winning tickets beat random tickets; Big keeps 99% of its
 # BLEU at 67% pruned; with embeddings kept whole, random tickets fall off much faster than when
 # everything is pruned while winning tickets decline roughly linearly. The `cpu` preset runs a
 # small Transformer on Multi30k (29k sentence pairs) instead.
@@ -29,14 +29,14 @@
 preset: str = "cpu"  # smoke (seconds, tests) | cpu (small Transformer on Multi30k, 2 cores) | paper (WMT14, Base or Big, a GPU)
 arch: str = ""  # base | big | small | tiny; empty: the preset's (paper: base, cpu: small)
 dataset: str = ""  # Multi30k | WMT14; empty: the preset's (paper: WMT14, cpu and smoke: Multi30k)
-prune_embeddings: bool = True  # True: every weight pooled, embeddings included; False: attention and feed-forward weights only
+prune_embeddings: bool = True  # True: every weight pooled, embeddings included; False: attention and feed-forward layers only (weights and biases)
 both_scopes: bool = True  # also run the other pruning scope, for the side-by-side figure
 variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-late | oneshot-reset
 seeds: list = [0]  # independent pruning processes (the paper: one per setting)
 levels: int = 5  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
 data_dir: str = ""  # the dataset directory; empty: $LTH_MULTI30K_DIR or $LTH_WMT14_DIR, else data/multi30k or data/wmt14-en-de
-device: str = "cpu"  # torch device: cpu or cuda
+device: str = "auto"  # torch device: auto (cuda where a GPU is visible, else cpu) | cpu | cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
 workers: int = 2  # processes: whole seeds side by side, or each seed's random tickets beside its winning ones where that is sooner (1 or 3 seeds on 2)
 overrides: dict = {}  # fields of the preset's TransformerConfig to change, e.g. {"updates": 2000}
@@ -106,7 +106,8 @@ pd.concat(tables, axis=1).round(2)
 
 # %%
 root = roots[True] if True in roots else roots[prune_embeddings]
-sparse_level = max(level for level in range(1, levels + 1) if (level_dir(root, seeds[0], level) / "winning.json").exists()) if levels else 0
+sparse_level = max((level for level in range(1, levels + 1) if (level_dir(root, seeds[0], level) / "winning.json").exists()),
+                   default=0)
 dense = read_json(level_dir(root, seeds[0], 0) / "dense.json")
 sparse = read_json(level_dir(root, seeds[0], sparse_level) / ("winning.json" if sparse_level else "dense.json"))
 pd.DataFrame({

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 import torch
 
@@ -30,6 +31,18 @@ def test_game_names_short_and_full_and_unknown():
         A.config("Krul")
     with pytest.raises(ValueError, match="unknown preset"):
         A.config("Krull", "huge")
+
+
+def test_every_rom_that_ale_py_ships_is_a_game():
+    import ale_py
+
+    for rom in ale_py.roms.get_all_rom_ids():
+        assert A.rom_id(A.game_name(rom)) == rom
+    assert A.rom_id("ALE/TicTacToe3D-v5") == "tic_tac_toe_3d" and A.rom_id("ALE/UpNDown-v5") == "up_n_down"
+
+
+def test_rewards_are_clipped_for_training():
+    assert A.clip_rewards(np.array([0.0, 1.0, 25.0, -3.0, 0.5])).tolist() == [0.0, 1.0, 1.0, -1.0, 0.5]
 
 
 def test_table_a1_flatten_is_1920_at_105_by_80():
@@ -88,5 +101,6 @@ def test_notebook_runs_under_papermill_at_smoke_writing_to_stdout(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     df = load_results(tmp_path / "runs")
     assert set(df.ticket) == {"dense", "winning", "random"} and set(df.task) == {"Krull"}
+    assert df[df.metric == "reward"].value.notna().all()  # smoke games are cut short, so some end
     outputs = [o for c in nbformat.reads(run.stdout, 4).cells if c.cell_type == "code" for o in c.outputs]
     assert sum("Plotly.newPlot" in o.get("data", {}).get("text/html", "") for o in outputs) == 2  # + the clip

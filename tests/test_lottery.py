@@ -213,11 +213,31 @@ def test_a_variant_reuses_the_dense_net_and_level_one_of_a_sibling_run(tmp_path)
     family = Recording()
     run_lottery(family, SMOKE, Lottery(variant="oneshot-late", levels=2), seeds=[0], runs_dir=tmp_path, progress=False)
     assert len(family.calls) == 2
-    # other settings (here the pruning rate) never share
+    # another pruning rate shares the dense net, not level 1
     family = Recording()
     run_lottery(family, SMOKE, Lottery(variant="oneshot-late", levels=1, pruning_rate=0.3), seeds=[0],
                 runs_dir=tmp_path, progress=False)
+    assert len(family.calls) == 2
+    # other settings of the net or its training never share
+    family = Recording()
+    run_lottery(family, config("CartPole-v0", "smoke", hidden=(64, 64), entropy_coef=0.02),
+                Lottery(variant="oneshot-late", levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
     assert len(family.calls) == 3
+
+
+def test_another_pruning_scope_reuses_the_dense_net_with_its_own_mask(tmp_path):
+    run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path / "a", progress=False)
+    family, scope = Recording(), Lottery(levels=1, exclude=("*bias",))
+    reused = run_lottery(family, SMOKE, scope, seeds=[0], runs_dir=tmp_path / "a", progress=False)
+    assert len(family.calls) == 2  # level 1's tickets: their mask depends on the scope
+    fresh = run_lottery(FAMILY, SMOKE, scope, seeds=[0], runs_dir=tmp_path / "b", progress=False)
+    dense_mask = Mask.load(level_dir(reused, 0, 0) / "mask.pt")
+    assert dense_mask.keys() == Mask.load(level_dir(fresh, 0, 0) / "mask.pt").keys()
+    assert not any(name.endswith("bias") for name in dense_mask)
+    assert read_json(level_dir(reused, 0, 0) / "dense.json")["copied_from"].startswith("iterative-late-")
+    columns = ["ticket", "level", "fraction_pruned", "metric", "value"]
+    a, b = load_results(reused), load_results(fresh)
+    assert a[columns].sort_values(columns).values.tolist() == b[columns].sort_values(columns).values.tolist()
 
 
 def test_a_sibling_that_rewinds_to_the_same_point_is_preferred(tmp_path):

@@ -1,5 +1,6 @@
 """The classic-control notebook, executed the way users run it: papermill."""
 
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -46,3 +47,23 @@ def test_bad_parameters_fail_before_training(tmp_path, parameters, message):
     with pytest.raises(papermill.PapermillExecutionError, match=message):
         execute(tmp_path, **{"preset": "smoke", **parameters})
     assert not (tmp_path / "runs").exists()  # nothing was trained or written
+
+
+def test_device_auto_picks_what_is_there_and_the_paper_preset_on_a_cpu_warns(monkeypatch):
+    import torch
+
+    from lthlib import experiment
+    from lthlib.families import atari, classic_control
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert experiment.resolve_device("auto") == "cpu"
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        experiment.resolve_device("cuda")
+    with pytest.warns(UserWarning, match="meant for a GPU"):
+        config, _, _ = experiment.prepare(atari.FAMILY, "Krull", "paper", "iterative-late", 0.2, 1, [0], device="auto")
+    assert config.device == "cpu"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the classic-control paper preset is meant for a CPU
+        experiment.prepare(classic_control.FAMILY, "CartPole-v0", "paper", "iterative-late", 0.2, 1, [0], device="auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert experiment.resolve_device("auto") == "cuda"

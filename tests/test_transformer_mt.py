@@ -1,4 +1,5 @@
 import math
+import os
 from pathlib import Path
 
 import nbformat
@@ -12,7 +13,9 @@ from lthlib.families import transformer_mt as T
 from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
 
 SHARED = Path(__file__).parents[2] / "shared" / "data" / "multi30k"
-needs_data = pytest.mark.skipif(not (SHARED / "train.en").exists(), reason=f"Multi30k not at {SHARED}")
+# skipped where the data is absent, but never in CI, where it must be there
+needs_data = pytest.mark.skipif(not (SHARED / "train.en").exists() and not os.environ.get("CI"),
+                                reason=f"Multi30k not at {SHARED}")
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +53,38 @@ def test_checkpoint_averaging_is_the_element_wise_mean():
         assert torch.allclose(averaged[name], (dicts[0][name] + dicts[1][name] + dicts[2][name]) / 3)
     dicts[0]["w"][0, 0] = dicts[1]["w"][0, 0] = dicts[2]["w"][0, 0] = 0.0  # pruned everywhere: stays 0
     assert T.average_state_dicts(dicts)["w"][0, 0] == 0.0
+
+
+def test_dropout_sits_where_fairseq_puts_it():
+    """`dropout` on embeddings and sublayer outputs only; attention and activation dropout are their own knobs."""
+    torch.manual_seed(0)
+    source, target = torch.randint(4, 50, (3, 7)), torch.randint(4, 50, (3, 6))
+
+    def stochastic(**dropouts) -> bool:
+        model = T.Transformer(50, d_model=32, ffn_dim=64, heads=2, layers=2, **dropouts)
+        model.eval()
+        expected = model(source, target)
+        model.train()
+        return not torch.allclose(model(source, target), expected)
+
+    assert not stochastic(dropout=0.0)  # attention and activation dropout default to 0, as in both archs
+    assert stochastic(dropout=0.0, attention_dropout=0.5)
+    assert stochastic(dropout=0.0, activation_dropout=0.5)
+    assert stochastic(dropout=0.3)
+    assert T.config(preset="paper", arch="big", data_dir=str(SHARED), task="Multi30k").attention_dropout == 0.0
+
+
+def test_training_pairs_are_cleaned_like_clean_corpus_n():
+    def sentences(lengths):
+        offsets = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()])
+        return T.Sentences(torch.arange(int(offsets[-1]), dtype=torch.int32), offsets)
+
+    source, target = sentences([3, 0, 10, 4, 300, 6]), sentences([4, 2, 5, 6, 200, 4])
+    keep = T.clean_pairs(source, target, max_len=250, max_ratio=1.5)
+    assert keep.tolist() == [True, False, False, True, False, True]  # empty side, ratio 2, too long dropped
+    assert T.clean_pairs(source, target, 250, None).tolist() == [True, False, True, True, False, True]
+    kept = source.select(keep)
+    assert len(kept) == 3 and [kept[i] for i in range(3)] == [source[0], source[3], source[5]]
 
 
 def test_inverse_square_root_schedule():
@@ -112,6 +147,7 @@ def test_prune_embeddings_false_keeps_every_embedding_entry_alive(tmp_path):
         assert "embedding.weight" not in mask and not any("norm" in name for name in mask)
         assert any(name.endswith("self_attn.in_proj_weight") for name in mask)
         assert any(name.endswith("linear1.weight") for name in mask)
+        assert any(name.endswith("linear1.bias") for name in mask)  # the layers' biases are pooled too
     for mask in scopes[()]:
         assert not mask["embedding.weight"].all()  # pooled with the rest, and pruned
     assert scopes[()][1].fraction_pruned() == pytest.approx(0.36, abs=1e-4)

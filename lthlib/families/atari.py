@@ -10,10 +10,13 @@ N = 25 epochs of M = 1000 batches; ticket reward = mean of the last L = 1024 ful
 Our synchronous stand-in for ELF's asynchrony: each rollout of num_envs x num_steps steps is cut
 into minibatches of 128 time steps (whole env columns, so n-step returns stay intact) that update
 the net one after another; from the second minibatch on the acting policy is stale, which is what
-the importance factor corrects. Our choices where the paper is silent: discount 0.99, value-loss
-weight 0.5, gradient-norm clip 40 (ELF's default), frames 105 x 80 grayscale (the 210 x 160 screen
-halved, which the 1920-wide flatten implies), 4 stacked frames, frame skip 4 with max-pooling,
-sticky actions 0.25 (ALE v5), up to 30 no-op starts, minimal action sets, full-game episodes.
+the importance factor corrects. The `paper` preset acts in 64 games x 8 steps per rollout (4
+minibatches) where ELF runs 1024 games asynchronously. Our choices where the paper is silent
+(all AtariConfig fields): discount 0.99, value loss 0.5 (R - V)^2, gradient-norm clip 40 (ELF's
+default), frames 105 x 80 grayscale (the 210 x 160 screen halved, which the 1920-wide flatten
+implies), 4 stacked frames, frame skip 4 with max-pooling of the last two frames, sticky actions 0.25
+(ALE v5), up to 30 no-op starts, FIRE pressed at reset where a game needs it, minimal action sets,
+full-game episodes (not lives) cut at 108,000 frames.
 """
 
 from __future__ import annotations
@@ -36,17 +39,18 @@ PAPER_GAMES = ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull
 
 
 def rom_id(game: str) -> str:
-    """"Krull", "ALE/Krull-v5", "krull", "SpaceInvaders" or "space_invaders" -> ale-py's ROM id."""
+    """"Krull", "ALE/Krull-v5", "krull", "SpaceInvaders", "space_invaders" or "ALE/TicTacToe3D-v5" ->
+    ale-py's ROM id (matched ignoring case and underscores)."""
     import ale_py
 
-    name = re.sub(r"^ALE/|-v\d+$", "", game.strip())
-    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-    if snake not in ale_py.roms.get_all_rom_ids():
+    roms = {rom.replace("_", ""): rom for rom in ale_py.roms.get_all_rom_ids()}
+    key = re.sub(r"^ALE/|-v\d+$", "", game.strip()).replace("_", "").lower()
+    if key not in roms:
         raise ValueError(
             f"unknown game {game!r}: the paper's nine are {', '.join(PAPER_GAMES)}; any game that "
-            f"ale-py ships works too ({len(ale_py.roms.get_all_rom_ids())} ROMs, e.g. Pong or ALE/Pong-v5)"
+            f"ale-py ships works too ({len(roms)} ROMs, e.g. Pong or ALE/Pong-v5)"
         )
-    return snake
+    return roms[key]
 
 
 def game_name(rom: str) -> str:
@@ -62,8 +66,11 @@ class AtariConfig:
     height: int = 105
     width: int = 80
     frame_stack: int = 4
-    frame_skip: int = 4
+    frame_skip: int = 4  # each action repeated 4 frames; the observation is the max of the last two
     sticky_actions: float = 0.25
+    noop_max: int = 30  # a game starts after up to this many no-op actions
+    fire_reset: bool = True  # press FIRE at the start of games that need it to begin (e.g. Breakout)
+    max_episode_frames: int = 108_000  # a game is cut (truncated) after 30 minutes of play
     num_envs: int = 64
     num_steps: int = 8  # steps per env per rollout; the rollout is cut into 128-step minibatches
     batch_size: int = 128  # time steps per training batch (the paper: 128)
@@ -75,7 +82,7 @@ class AtariConfig:
     eps: float = 1e-3
     gamma: float = 0.99
     entropy_coef: float = 0.01
-    value_coef: float = 0.5
+    value_coef: float = 0.5  # weight of the squared advantage (R - V)^2
     max_grad_norm: float = 40.0
     importance_clamp: float = 1.5
     rewind_epochs: int = 1
@@ -91,7 +98,7 @@ class AtariConfig:
 _CPU = {"channels": 16, "hidden": 256, "num_envs": 16, "num_steps": 16, "epochs": 4,
         "batches_per_epoch": 150, "last_episodes": 16}
 _SMOKE = {"channels": 4, "hidden": 16, "num_envs": 4, "num_steps": 32, "epochs": 2, "batches_per_epoch": 2,
-          "last_episodes": 2}
+          "last_episodes": 2, "max_episode_frames": 200}  # games cut at 50 steps, so that a few end
 
 
 def config(game: str, preset: str = "cpu", **overrides) -> AtariConfig:
@@ -112,7 +119,8 @@ def make_envs(cfg: AtariConfig, num_envs: int | None = None):
         rom_id(cfg.game), num_envs or cfg.num_envs, img_height=cfg.height, img_width=cfg.width,
         grayscale=True, stack_num=cfg.frame_stack, frameskip=cfg.frame_skip,
         repeat_action_probability=cfg.sticky_actions, reward_clipping=False, episodic_life=False,
-        num_threads=cfg.env_threads,
+        maxpool=True, noop_max=cfg.noop_max, use_fire_reset=cfg.fire_reset,
+        max_num_frames_per_episode=cfg.max_episode_frames, num_threads=cfg.env_threads,
     )
 
 
@@ -158,14 +166,19 @@ def importance_weight(log_prob: torch.Tensor, behaviour_log_prob: torch.Tensor, 
     return (log_prob.detach() - behaviour_log_prob).exp().clamp(max=clamp)
 
 
+def clip_rewards(reward: np.ndarray) -> np.ndarray:
+    """The paper clips rewards to [-1, 1] for training (scores stay unclipped)."""
+    return np.clip(reward, -1.0, 1.0)
+
+
 def a2c_loss(logits, values, actions, behaviour_log_prob, returns, cfg: AtariConfig) -> torch.Tensor:
-    """A2C with the clamped importance factor; advantages clipped to [-1, 1]."""
+    """A2C with the clamped importance factor; advantages clipped to [-1, 1] in the policy term."""
     log_probs = F.log_softmax(logits, -1)
     log_prob = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
     advantage = (returns - values.detach()).clamp(-1.0, 1.0)
     weight = importance_weight(log_prob, behaviour_log_prob, cfg.importance_clamp)
     policy_loss = -(weight * advantage * log_prob).mean()
-    value_loss = 0.5 * (returns - values).pow(2).mean()
+    value_loss = (returns - values).pow(2).mean()
     entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
     return policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
 
@@ -196,7 +209,7 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
                 frames.append(obs)
                 actions.append(action)
                 behaviour.append(F.log_softmax(logits, -1).gather(-1, action.unsqueeze(-1)).squeeze(-1))
-                rewards.append(torch.as_tensor(np.clip(reward, -1, 1), dtype=torch.float32, device=device))
+                rewards.append(torch.as_tensor(clip_rewards(reward), dtype=torch.float32, device=device))
                 terminated.append(torch.as_tensor(term, dtype=torch.float32, device=device))
                 valid.append(torch.as_tensor(is_transition, device=device))
                 values.append(value)
@@ -278,6 +291,7 @@ def ticket_cost(config: dict) -> float:
 class Atari:
     name = "atari"
     metric = "reward"
+    paper_needs_gpu = True  # its paper preset takes many hours per ticket on a CPU
     higher_is_better = True
 
     config = staticmethod(config)

@@ -245,6 +245,7 @@ def ticket_cost(config: dict, vocab_size: int = 33_278, train_size: int = 2_088_
 class LSTMLanguageModelling:
     name = "lstm_lm"
     metric = "test_log_ppl"
+    paper_needs_gpu = True  # its paper preset takes many hours per ticket on a CPU
     higher_is_better = False
 
     @staticmethod

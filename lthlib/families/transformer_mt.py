@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import time
+import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -52,7 +53,9 @@ DATASETS = {
 NEWSTEST2014_ENV_VAR, NEWSTEST2014_DEFAULT = "LTH_NEWSTEST2014_DIR", "data/wmt14-newstest2014"
 LANGS = ("en", "de")
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
-NOT_EMBEDDINGS = ("embedding.*", "*norm*")  # prune_embeddings=False: only attention and feed-forward weights
+MAX_POSITIONS = 1024  # fairseq's max_source_positions / max_target_positions
+# prune_embeddings=False: only the attention and feed-forward layers (weights and biases, pooled as everywhere)
+NOT_EMBEDDINGS = ("embedding.*", "*norm*")
 
 
 def pruning_scope(prune_embeddings: bool) -> tuple[str, ...]:
@@ -70,9 +73,16 @@ class TransformerConfig:
     ffn_dim: int = 2048
     heads: int = 8
     layers: int = 6  # encoder layers = decoder layers
-    dropout: float = 0.1
+    dropout: float = 0.1  # on embeddings and on each sublayer's output, before the residual add
+    attention_dropout: float = 0.0  # on attention weights (fairseq's default for both archs)
+    activation_dropout: float = 0.0  # inside the feed-forward block (fairseq's default)
     vocab_size: int = 32_000  # joint BPE over source and target
     max_tokens: int = 25_000  # per batch, padding included, the longer side counted
+    # fairseq's WMT'14 cleaning: training pairs longer than max_train_len subwords (either side) are dropped,
+    # and those whose sides' lengths differ by more than max_len_ratio (None: no ratio test; Multi30k's
+    # curated captions keep all 29k pairs, the ratio test would drop 804 of them)
+    max_train_len: int = 250
+    max_len_ratio: float | None = 1.5
     updates: int = 50_000
     lr: float = 7e-4
     warmup_updates: int = 4000
@@ -101,10 +111,10 @@ _PRESETS = {
     # Multi30k), rewound at update 100, the last 3 checkpoints 50 updates apart averaged
     "cpu": {"dataset": "Multi30k", "arch": "small", "vocab_size": 8000, "max_tokens": 1000, "updates": 1000,
             "lr": 1e-3, "warmup_updates": 300, "rewind_updates": 100, "average_last": 3,
-            "checkpoint_every": 50},
+            "checkpoint_every": 50, "max_len_ratio": None},
     "smoke": {"dataset": "Multi30k", "arch": "tiny", "vocab_size": 1000, "max_tokens": 400, "updates": 6,
               "warmup_updates": 2, "rewind_updates": 2, "average_last": 2, "checkpoint_every": 2,
-              "beam": 2, "test_sentences": 4},
+              "beam": 2, "test_sentences": 4, "max_len_ratio": None},
 }
 
 
@@ -123,9 +133,12 @@ def config(task: str = "", preset: str = "cpu", arch: str = "", **overrides) -> 
     d_model, ffn_dim, heads, layers, dropout = ARCHS[fields["arch"]]
     fields = {"d_model": d_model, "ffn_dim": ffn_dim, "heads": heads, "layers": layers, "dropout": dropout} | fields
     cfg = make_config(TransformerConfig, **fields | overrides)
-    for name in ("d_model", "ffn_dim", "heads", "layers", "vocab_size", "max_tokens", "updates", "beam"):
+    for name in ("d_model", "ffn_dim", "heads", "layers", "vocab_size", "max_tokens", "max_train_len", "updates",
+                 "beam"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)!r}")
+    if cfg.max_len_ratio is not None and not cfg.max_len_ratio >= 1:
+        raise ValueError(f"max_len_ratio must be at least 1, got {cfg.max_len_ratio!r}")
     if cfg.d_model % cfg.heads:
         raise ValueError(f"d_model ({cfg.d_model}) must be a multiple of heads ({cfg.heads})")
     if not 1 <= cfg.rewind_updates < cfg.updates:
@@ -173,17 +186,22 @@ def read_lines(path: Path) -> list[str]:
 
 
 def bpe_model(train_files: tuple[Path, Path], vocab_size: int) -> spm.SentencePieceProcessor:
-    """A joint BPE learned on the training source and target text, cached under data/cache/ by content."""
+    """A joint BPE learned on the training source and target text, cached by content under the repository's
+    data/cache/bpe/ (the data directory itself may be shared or read-only). Learned under a temporary
+    name, then renamed, so that parallel runs never read a half-written model."""
     digest = hashlib.sha256(b"".join(f"{f.stat().st_size}:{f.read_bytes()[:1 << 20].hex()}".encode()
                                      for f in train_files)).hexdigest()[:12]
     prefix = resolve("data/cache/bpe") / f"{train_files[0].parent.name}-{vocab_size}-{digest}"
     if not prefix.with_suffix(".model").exists():
         prefix.parent.mkdir(parents=True, exist_ok=True)
+        staging = prefix.with_name(f".{prefix.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         spm.SentencePieceTrainer.train(
-            input=[str(f) for f in train_files], model_prefix=str(prefix), vocab_size=vocab_size,
+            input=[str(f) for f in train_files], model_prefix=str(staging), vocab_size=vocab_size,
             model_type="bpe", character_coverage=1.0, pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS,
             input_sentence_size=2_000_000, shuffle_input_sentence=True, minloglevel=2,
         )
+        os.replace(staging.with_suffix(".vocab"), prefix.with_suffix(".vocab"))
+        os.replace(staging.with_suffix(".model"), prefix.with_suffix(".model"))
     return spm.SentencePieceProcessor(model_file=str(prefix.with_suffix(".model")))
 
 
@@ -215,6 +233,22 @@ class Sentences:
     def lengths(self) -> torch.Tensor:
         return self.offsets.diff()
 
+    def select(self, keep: torch.Tensor) -> Sentences:
+        """The sentences where the boolean `keep` is True, in order."""
+        lengths = self.lengths()
+        offsets = torch.zeros(int(keep.sum()) + 1, dtype=torch.long)
+        offsets[1:] = lengths[keep].cumsum(0)
+        return Sentences(self.ids[torch.repeat_interleave(keep, lengths)], offsets)
+
+
+def clean_pairs(source: Sentences, target: Sentences, max_len: int, max_ratio: float | None) -> torch.Tensor:
+    """Which pairs Moses' clean-corpus-n.perl keeps (fairseq's prepare-wmt14en2de.sh runs it on the
+    subword text with -ratio 1.5 and lengths 1..250): both sides 1..max_len long, neither longer than
+    max_ratio times the other (None: no ratio test)."""
+    a, b = source.lengths(), target.lengths()
+    keep = (a >= 1) & (b >= 1) & (a <= max_len) & (b <= max_len)
+    return keep if max_ratio is None else keep & (a <= max_ratio * b) & (b <= max_ratio * a)
+
 
 @dataclass(frozen=True)
 class Split:
@@ -233,8 +267,10 @@ class Corpus:
 
 
 @lru_cache(maxsize=2)
-def load_corpus(files: tuple[tuple[str, Path, Path], ...], vocab_size: int) -> Corpus:
-    """`files`: (split, English file, German file) for train, valid and test."""
+def load_corpus(files: tuple[tuple[str, Path, Path], ...], vocab_size: int, max_train_len: int,
+                max_len_ratio: float | None) -> Corpus:
+    """`files`: (split, English file, German file) for train, valid and test; the training pairs are
+    cleaned (`clean_pairs`), the others kept whole."""
     by_split = {split: (en, de) for split, en, de in files}
     bpe = bpe_model(by_split["train"], vocab_size)
     splits = {}
@@ -242,13 +278,17 @@ def load_corpus(files: tuple[tuple[str, Path, Path], ...], vocab_size: int) -> C
         en, de = read_lines(en_file), read_lines(de_file)
         if len(en) != len(de):
             raise ValueError(f"{en_file} has {len(en)} lines but {de_file} has {len(de)}")
-        text = ([], []) if split == "train" else (en, de)
-        splits[split] = Split(Sentences.encode(bpe, en), Sentences.encode(bpe, de), *text)
+        source, target = Sentences.encode(bpe, en), Sentences.encode(bpe, de)
+        if split == "train":
+            keep = clean_pairs(source, target, max_train_len, max_len_ratio)
+            source, target, en, de = source.select(keep), target.select(keep), [], []
+        splits[split] = Split(source, target, en, de)
     return Corpus(bpe, **splits)
 
 
 def corpus(cfg: TransformerConfig) -> Corpus:
-    return load_corpus(tuple((split, *pair) for split, pair in data_files(cfg).items()), cfg.vocab_size)
+    return load_corpus(tuple((split, *pair) for split, pair in data_files(cfg).items()), cfg.vocab_size,
+                       cfg.max_train_len, cfg.max_len_ratio)
 
 
 def token_batches(split: Split, max_tokens: int, generator: torch.Generator) -> list[list[int]]:
@@ -292,10 +332,15 @@ def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
 
 
 class Transformer(nn.Module):
-    """Post-norm encoder-decoder; one embedding matrix for source, target and the output projection."""
+    """Post-norm encoder-decoder; one embedding matrix for source, target and the output projection.
+
+    Dropout as fairseq places it: `dropout` on the embeddings and on each sublayer's output;
+    `attention_dropout` and `activation_dropout` (0 in both of the paper's archs) where nn.Transformer*
+    would otherwise reuse `dropout`: on the attention weights and inside the feed-forward block.
+    """
 
     def __init__(self, vocab_size: int, d_model: int, ffn_dim: int, heads: int, layers: int, dropout: float,
-                 max_positions: int = 1024):
+                 attention_dropout: float = 0.0, activation_dropout: float = 0.0, max_positions: int = MAX_POSITIONS):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD)
         nn.init.normal_(self.embedding.weight, 0.0, d_model ** -0.5)  # fairseq's
@@ -304,6 +349,11 @@ class Transformer(nn.Module):
         self.scale, self.dropout = math.sqrt(d_model), nn.Dropout(dropout)
         encoder_layer = nn.TransformerEncoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True)
         decoder_layer = nn.TransformerDecoderLayer(d_model, heads, ffn_dim, dropout, batch_first=True)
+        for layer in (encoder_layer, decoder_layer):  # the stacks deep-copy these templates
+            layer.dropout = nn.Dropout(activation_dropout)
+            for attention in (layer.self_attn, getattr(layer, "multihead_attn", None)):
+                if attention is not None:
+                    attention.dropout = attention_dropout
         self.encoder = nn.TransformerEncoder(encoder_layer, layers, enable_nested_tensor=False)
         self.decoder = nn.TransformerDecoder(decoder_layer, layers)
 
@@ -330,7 +380,8 @@ class Transformer(nn.Module):
 
 def build_model(cfg: TransformerConfig, seed: int) -> Transformer:
     torch.manual_seed(seed)
-    model = Transformer(cfg.vocab_size, cfg.d_model, cfg.ffn_dim, cfg.heads, cfg.layers, cfg.dropout)
+    model = Transformer(cfg.vocab_size, cfg.d_model, cfg.ffn_dim, cfg.heads, cfg.layers, cfg.dropout,
+                        cfg.attention_dropout, cfg.activation_dropout)
     return model.to(cfg.device)
 
 
@@ -364,8 +415,9 @@ def nll_per_token(model: Transformer, split: Split, cfg: TransformerConfig) -> f
 
 def translate(model: Transformer, sentences: list[str], bpe: spm.SentencePieceProcessor, cfg: TransformerConfig,
               batch_size: int = 64) -> list[str]:
-    """Detokenized beam-search translations, in input order (sources batched by length)."""
-    encoded = bpe.encode(sentences)
+    """Detokenized beam-search translations, in input order (sources batched by length). Sources are cut
+    to MAX_POSITIONS // 2 subwords so that beam search's 1.2 x source + 10 output positions fit."""
+    encoded = [ids[: MAX_POSITIONS // 2] for ids in bpe.encode(sentences)]
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
     out: list[str] = [""] * len(sentences)
     for start in range(0, len(order), batch_size):
@@ -442,6 +494,7 @@ def ticket_cost(config: dict) -> float:
 class TransformerTranslation:
     name = "transformer_mt"
     metric = "bleu"
+    paper_needs_gpu = True  # its paper preset takes many hours per ticket on a CPU
     higher_is_better = True
 
     config = staticmethod(config)
