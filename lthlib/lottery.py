@@ -202,18 +202,17 @@ def _reuse_sibling_tickets(family: Family, config: Any, root: Path, seed: int, l
         return (Lottery(variant=other["variant"]).late_rewinding == lottery.late_rewinding
                 and tuple(other["exclude"]) == lottery.exclude and other["pruning_rate"] == lottery.pruning_rate)
 
+    seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
+    level_files = {0: ["mask.pt", "trained.pt", "dense.json"],
+                   1: ["mask.pt", "trained.pt", "winning.json", "random.json"]}
     for sibling in sorted(_sibling_runs(root), key=lambda run: not shares_level_1(run)):
-        seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
-        level_files = {0: ["mask.pt", "trained.pt", "dense.json"],
-                       1: ["mask.pt", "trained.pt", "winning.json", "random.json"]}
-
         def have(level: int) -> bool:
             return all((level_dir(sibling, seed, level) / f).exists() for f in level_files[level])
 
         if not (all((sibling / f"seed_{seed}" / f).exists() for f in seed_files) and have(0)):
             continue
-        same_scope = tuple(settings(sibling)["exclude"]) == lottery.exclude
-        dense_mask = None if same_scope else Mask.ones(family.build_model(config, 0), lottery.exclude)
+        dense_mask = (None if tuple(settings(sibling)["exclude"]) == lottery.exclude  # another scope: rebuild it
+                      else Mask.ones(family.build_model(config, 0), lottery.exclude))
         levels = [0] + ([1] if shares_level_1(sibling) and lottery.levels >= 1 and have(1)
                         and not level_dir(root, seed, 1).exists() else [])
         for f in seed_files:
