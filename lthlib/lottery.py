@@ -2,7 +2,9 @@
 
 Per seed: train the dense net from its initial weights (capturing the rewind point), then for each
 level k = 1..levels: prune to r_k -> rewind the survivors -> train the winning ticket (WT) -> train a
-random ticket (RT) with the same mask and freshly drawn weights. Every artifact is written
+random ticket (RT) with the same mask and freshly drawn weights. Each ticket trains the config's
+full budget with a fresh optimizer (so a late-rewound WT sees j steps more than the dense net; see
+book/method.md). Every artifact is written
 atomically as soon as it exists, so a rerun skips what is done and a killed run resumes where it
 stopped.
 """
