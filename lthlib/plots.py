@@ -24,6 +24,16 @@ def summarize(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     )
 
 
+def level_table(df: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean `metric` per level (rows: level, % pruned) and ticket (columns).
+
+    The fraction is rounded to 0.1%: runs that prune slightly different pools (other games' action
+    heads, another pruning scope) then share their rows when their tables are put side by side.
+    """
+    stats = summarize(df, metric).assign(pruned=lambda t: (100 * t.fraction_pruned).round(1))
+    return stats.pivot_table(index=["level", "pruned"], columns="ticket", values="mean")
+
+
 def pruning_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str | None = None) -> go.Figure:
     """The paper's figure for one task and variant: x = fraction pruned (ticks at r_k)."""
     stats = summarize(df, metric)

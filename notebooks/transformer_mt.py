@@ -48,7 +48,7 @@ import pandas as pd
 from lthlib import experiment, load_results
 from lthlib.families import transformer_mt
 from lthlib.lottery import level_dir
-from lthlib.plots import pruning_curve, show, summarize
+from lthlib.plots import level_table, pruning_curve, show
 from lthlib.store import read_json
 
 # Every parameter is checked here, before any training starts.
@@ -94,7 +94,7 @@ print("BLEU signature:", dense_record["bleu_signature"])
 tables = []
 for scope, df in results.items():
     for metric in ("bleu", "tokenized_bleu"):
-        table = summarize(df, metric).pivot_table(index=["level", "fraction_pruned"], columns="ticket", values="mean")
+        table = level_table(df, metric)
         table.columns = pd.MultiIndex.from_product([[f"{SCOPE_NAMES[scope]}: {metric}"], table.columns])
         tables.append(table)
 pd.concat(tables, axis=1).round(2)

@@ -46,7 +46,8 @@ def book(tmp_path_factory):
 
 
 def test_book_has_every_chapter(book):
-    for page in ("index", "book/method", "book/classic_control", "book/lstm_wikitext2", "book/scorecard", "book/performance", "book/running"):
+    for page in ("index", "book/method", "book/classic_control", "book/lstm_wikitext2", "book/atari", "book/transformer_mt",
+                 "book/scorecard", "book/performance", "book/running"):
         assert (book / f"{page}.html").exists(), page
     # plotly.js is shipped once, not inside every page
     assert (book / "_static" / "plotly.min.js").exists()

@@ -3,7 +3,7 @@ import pytest
 
 from lthlib.analysis import describe_levels, wt_vs_rt
 from lthlib.explore import explorer
-from lthlib.plots import COLORS, explorer_figure, pruning_curve
+from lthlib.plots import COLORS, explorer_figure, level_table, pruning_curve
 from lthlib.pruning import fraction_pruned_at
 from lthlib.scorecard import CLAIMS, NOT_SHOWN, NOT_YET, PARTLY, PENDING, SHOWN, scorecard
 
@@ -32,6 +32,15 @@ def test_pruning_curve_in_the_papers_style():
     assert lines["winning ticket"].customdata[1][4] == 3  # hover: number of seeds
     bands = [t for t in fig.data if t.fill == "toself"]
     assert len(bands) == 2 and max(bands[0].y) == pytest.approx(193)  # mean ± std band
+
+
+def test_level_table_puts_runs_with_slightly_different_pools_on_one_row():
+    a = synthetic(task="Krull")
+    b = synthetic(task="Seaquest", wt=(10, 9, 8), rt=(7, 6, 5)).assign(fraction_pruned=lambda t: t.fraction_pruned + 1e-6)
+    table = pd.concat([level_table(a, "reward"), level_table(b, "reward")], axis=1, keys=["Krull", "Seaquest"])
+    assert list(table.index) == [(0, 0.0), (1, 20.0), (2, 36.0), (3, 48.8)]
+    assert table.loc[(2, 36.0), ("Krull", "winning")] == pytest.approx(185)
+    assert table.loc[(2, 36.0), ("Seaquest", "random")] == pytest.approx(6)
 
 
 def test_explorer_figure_has_one_choice_per_run():
