@@ -179,6 +179,39 @@ def test_a_failing_winning_ticket_process_stops_the_waiting_random_one(tmp_path)
                     progress=False)
 
 
+def test_workers_stop_when_the_process_running_the_lottery_is_killed(tmp_path):
+    """A notebook kernel killed with SIGKILL (no chance to clean up) leaves no worker training on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    script = ("from lthlib import Lottery, run_lottery\n"
+              "from lthlib.families.classic_control import FAMILY, config\n"
+              f"run_lottery(FAMILY, config('CartPole-v0', 'smoke', epochs=50), Lottery(levels=20), seeds=[0, 1],"
+              f" runs_dir={str(tmp_path)!r}, workers=2, progress=False)\n")
+    parent, workers = subprocess.Popen([sys.executable, "-c", script]), []
+    try:
+        deadline = time.time() + 60
+        while len(workers := [p for p in psutil.Process(parent.pid).children()
+                              if "resource_tracker" not in " ".join(p.cmdline())]) < 2:
+            assert time.time() < deadline and parent.poll() is None, "the workers never started"
+            time.sleep(0.2)
+        time.sleep(1.0)  # past their start-up
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        gone, alive = psutil.wait_procs(workers, timeout=20)
+        assert not alive, f"workers still running after their parent was killed: {alive}"
+    finally:  # orphaned workers are no longer our children: kill them through their handles
+        for process in [*workers, *psutil.Process().children(recursive=True)]:
+            try:
+                process.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+
 def test_winning_then_random_parts_of_a_seed_complete_it(tmp_path):
     from lthlib.lottery import run_seed, tickets_done
 
