@@ -44,6 +44,7 @@ import torch
 from lthlib import experiment, load_results
 from lthlib.families import atari
 from lthlib.lottery import level_dir
+from lthlib.paths import resolve
 from lthlib.plots import pruning_curve, show, summarize
 
 # Every parameter is checked here, before any training starts.
@@ -64,6 +65,8 @@ root = experiment.run(atari.FAMILY, config, lottery, seeds, runs_dir, workers, p
 results = load_results(root)
 results = results[results.seed.isin(seeds) & (results.level <= levels)]
 random_score = atari.random_policy_score(config)
+if publish_to:
+    atari.publish_random_policy(config, random_score, resolve(publish_to))
 figure = pruning_curve(results, "reward", title=f"{config.game} · {variant} · {len(seeds)} seed(s)",
                        y_title=f"score (mean of last {config.last_episodes} games)")
 figure.add_hline(y=random_score, line=dict(color="black", dash="dot"),

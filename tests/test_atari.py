@@ -96,7 +96,8 @@ def test_notebook_runs_under_papermill_at_smoke_writing_to_stdout(tmp_path):
     """As researchers run it, from the command line; with no output path papermill prints the notebook."""
     papermill_cli = Path(sys.executable).parent / "papermill"
     run = subprocess.run([str(papermill_cli), "notebooks/atari.ipynb", "-p", "game", "Krull", "-p", "preset", "smoke",
-                          "-p", "levels", "1", "-p", "runs_dir", str(tmp_path / "runs"), "--no-progress-bar"],
+                          "-p", "levels", "1", "-p", "runs_dir", str(tmp_path / "runs"),
+                          "-p", "publish_to", str(tmp_path / "results"), "--no-progress-bar"],
                          cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     df = load_results(tmp_path / "runs")
@@ -104,3 +105,8 @@ def test_notebook_runs_under_papermill_at_smoke_writing_to_stdout(tmp_path):
     assert df[df.metric == "reward"].value.notna().all()  # smoke games are cut short, so some end
     outputs = [o for c in nbformat.reads(run.stdout, 4).cells if c.cell_type == "code" for o in c.outputs]
     assert sum("Plotly.newPlot" in o.get("data", {}).get("text/html", "") for o in outputs) == 2  # + the clip
+    # published for the book: the run's summary and the game's random-policy baseline
+    assert len(load_results(tmp_path / "results")) == len(df)
+    baseline = A.random_policy_scores(tmp_path / "results")
+    assert baseline == {"Krull": pytest.approx(A.random_policy_score(A.config("Krull", "smoke")))}
+    assert f"random policy {baseline['Krull']:.0f}" in run.stdout

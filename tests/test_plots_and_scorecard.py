@@ -124,6 +124,23 @@ def test_atari_claims_are_read_game_by_game():
         atari["our evidence"].iloc[5]
 
 
+def test_atari_games_whose_dense_agent_does_not_beat_a_random_policy_are_not_judged():
+    runs = pd.concat([
+        one_seed_run("atari", "Seaquest", "reward", 200, [260, 250, 240, 230], [150, 140, 235, 100]),
+        one_seed_run("atari", "Breakout", "reward", 1.0, [1.4, 1.3, 1.2, 1.1], [0.9, 1.0, 0.8, 0.7]),
+    ])
+    judged = scorecard(runs).set_index("claim")
+    gated = scorecard(runs, random_policy={"Breakout": 1.1, "Seaquest": 70.0}).set_index("claim")
+    claim = "WT helps a lot on Assault, Seaquest, Berzerk; slightly on Breakout, Centipede"
+    assert "Breakout: WT clearly above RT" in judged.loc[claim, "our evidence"]
+    evidence = gated.loc[claim, "our evidence"]
+    assert "Breakout: the dense agent (1.0) does not beat a random policy (1.1)" in evidence
+    assert "Seaquest: WT clearly above RT at levels 1–2, 4 of 4" in evidence  # Seaquest beat its random policy
+    assert "no run yet: Assault, Berzerk, Centipede" in evidence
+    only_breakout = scorecard(runs[runs.task == "Breakout"], random_policy={"Breakout": 1.1}).set_index("claim")
+    assert only_breakout.loc[claim, "status"] == NOT_YET
+
+
 def test_transformer_claims_compare_the_two_pruning_scopes():
     everything = one_seed_run("transformer_mt", "Multi30k", "bleu", 33.0, [33.0, 32.8, 32.9, 32.7, 32.8],
                               [31.0, 29.0, 27.0, 24.0, 22.0])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +34,7 @@ from lthlib.configs import check_preset, make_config
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
+from lthlib.store import atomic_write_json, read_json
 
 PAPER_GAMES = ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert", "Seaquest",
                "SpaceInvaders")
@@ -249,8 +251,11 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
     }
 
 
+RANDOM_POLICY_GAMES = 16
+
+
 @torch.no_grad()
-def random_policy_score(cfg: AtariConfig, episodes: int = 16, seed: int = 0) -> float:
+def random_policy_score(cfg: AtariConfig, episodes: int = RANDOM_POLICY_GAMES, seed: int = 0) -> float:
     """Mean full-game score of uniformly random actions: the baseline a trained agent must beat."""
     envs = make_envs(cfg, min(episodes, 16))
     envs.reset(seed=seed)
@@ -260,6 +265,26 @@ def random_policy_score(cfg: AtariConfig, episodes: int = 16, seed: int = 0) -> 
         tracker.step(*envs.step(rng.integers(envs.single_action_space.n, size=envs.num_envs))[1:4])
     envs.close()
     return float(np.mean(tracker.returns[:episodes]))
+
+
+RANDOM_POLICY_FILE = "random-policy.json"
+_ENV_FIELDS = ("height", "width", "frame_stack", "frame_skip", "sticky_actions", "noop_max", "fire_reset",
+               "max_episode_frames")
+
+
+def publish_random_policy(cfg: AtariConfig, score: float, results_dir: str | Path) -> Path:
+    """Write a game's random-policy score beside its published runs: the book's baseline for them."""
+    record = {"game": cfg.game, "reward": score, "games": RANDOM_POLICY_GAMES, "seed": 0,
+              "env": {name: getattr(cfg, name) for name in _ENV_FIELDS}}
+    path = Path(results_dir) / "atari" / cfg.game / RANDOM_POLICY_FILE
+    atomic_write_json(record, path)
+    return path
+
+
+def random_policy_scores(results_dir: str | Path) -> dict[str, float]:
+    """{game: random-policy score} of every game published under `results_dir`."""
+    return {record["game"]: record["reward"]
+            for record in map(read_json, sorted(Path(results_dir).glob(f"atari/*/{RANDOM_POLICY_FILE}")))}
 
 
 @torch.no_grad()
