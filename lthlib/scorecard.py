@@ -162,8 +162,8 @@ def _per_game(df: pd.DataFrame, games: tuple[str, ...], check) -> tuple[str, str
             verdicts.append(holds)
             evidence.append(f"{game}: {text}")
         elif game in unlearned:
-            evidence.append(f"{game}: the dense agent ({unlearned[game][0]:.1f}) does not beat a random policy "
-                            f"({unlearned[game][1]:.1f}) at this budget, so its tickets are not judged")
+            evidence.append(f"{game}: the dense agent ({unlearned[game][0]:.1f}) does not clearly beat a random "
+                            f"policy (score to beat {unlearned[game][1]:.1f}) at this budget, so its tickets are not judged")
     missing = [g for g in games if g not in found and g not in unlearned]
     if not verdicts:
         if missing:
@@ -331,8 +331,8 @@ CLAIMS = [
 
 
 def with_random_policy(df: pd.DataFrame, random_policy: dict[str, float]) -> pd.DataFrame:
-    """`df` plus, for each Atari run of a game in `random_policy` ({game: score}), a row of ticket
-    "random policy" at level 0: a game whose dense agent does not beat it learned nothing to prune."""
+    """`df` plus, for each Atari run of a game in `random_policy` ({game: score to beat}), a row of
+    ticket "random policy" at level 0: a game whose dense agent does not beat it learned nothing to prune."""
     dense = df[(df.family == "atari") & (df.metric == "reward") & (df.ticket == "dense") & df.task.isin(random_policy)]
     baseline = dense.drop_duplicates("run").assign(ticket=RANDOM_POLICY, value=lambda d: d.task.map(random_policy))
     return pd.concat([df, baseline], ignore_index=True)
@@ -341,8 +341,9 @@ def with_random_policy(df: pd.DataFrame, random_policy: dict[str, float]) -> pd.
 def scorecard(df: pd.DataFrame, random_policy: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per claim of the paper: domain, claim, status, our evidence (with numbers).
 
-    `random_policy`: {Atari game: a random policy's score} (`atari.random_policy_scores`); the Atari
-    claims skip a game whose dense agent does not beat it.
+    `random_policy`: {Atari game: the score a dense agent must beat to have learned}, e.g. each
+    `atari.random_policies` record's `score_to_beat`; the Atari claims skip a game whose dense agent
+    does not beat it.
     """
     df = with_random_policy(df, random_policy or {})
     rows = []

@@ -64,17 +64,19 @@ root = experiment.run(atari.FAMILY, config, lottery, seeds, runs_dir, workers, p
 # %%
 results = load_results(root)
 results = results[results.seed.isin(seeds) & (results.level <= levels)]
-random_score = atari.random_policy_score(config)
+baseline = atari.random_policy(config)
 if publish_to:
-    atari.publish_random_policy(config, random_score, resolve(publish_to))
+    atari.publish_random_policy(baseline, resolve(publish_to))
 figure = pruning_curve(results, "reward", title=f"{config.game} · {variant} · {len(seeds)} seed(s)",
                        y_title=f"score (mean of last {config.last_episodes} games)")
-figure.add_hline(y=random_score, line=dict(color="black", dash="dot"),
-                 annotation_text=f"random policy {random_score:.0f}", annotation_position="bottom right")
+figure.add_hline(y=baseline["reward"], line=dict(color="black", dash="dot"),
+                 annotation_text=f"random policy {baseline['reward']:.0f}", annotation_position="bottom right")
 show(figure)
 dense_score = results[(results.ticket == "dense") & (results.metric == "reward")].value.mean()
-print(f"dense net {dense_score:.1f} vs random policy {random_score:.1f}: "
-      + ("the dense agent learned" if dense_score > random_score else "the dense agent does NOT beat a random policy"))
+print(f"dense net {dense_score:.1f} vs random policy {baseline['reward']:.1f} ± {baseline['reward_std']:.1f} "
+      f"over {baseline['games']} games (to beat: {baseline['score_to_beat']:.1f}): "
+      + ("the dense agent learned" if dense_score > baseline["score_to_beat"]
+         else "the dense agent does NOT clearly beat a random policy: its tickets compare noise with noise"))
 summarize(results, "reward").pivot_table(index="level", columns="ticket", values="mean").round(1)
 
 # %% [markdown]

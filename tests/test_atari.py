@@ -107,6 +107,12 @@ def test_notebook_runs_under_papermill_at_smoke_writing_to_stdout(tmp_path):
     assert sum("Plotly.newPlot" in o.get("data", {}).get("text/html", "") for o in outputs) == 2  # + the clip
     # published for the book: the run's summary and the game's random-policy baseline
     assert len(load_results(tmp_path / "results")) == len(df)
-    baseline = A.random_policy_scores(tmp_path / "results")
-    assert baseline == {"Krull": pytest.approx(A.random_policy_score(A.config("Krull", "smoke")))}
-    assert f"random policy {baseline['Krull']:.0f}" in run.stdout
+    baseline = A.random_policies(tmp_path / "results")
+    assert baseline == {"Krull": A.random_policy(A.config("Krull", "smoke"))}  # JSON round trip, same numbers
+    assert f"random policy {baseline['Krull']['reward']:.0f}" in run.stdout
+
+
+def test_random_policy_score_to_beat_is_two_standard_errors_of_a_difference_above_its_mean():
+    record = A.random_policy(A.config("Breakout", "smoke"), games=4)
+    assert record["games"] == 4 and record["env"]["sticky_actions"] == 0.25
+    assert record["score_to_beat"] == pytest.approx(record["reward"] + 2 * math.sqrt(2 / 4) * record["reward_std"])

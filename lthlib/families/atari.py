@@ -21,6 +21,7 @@ full-game episodes (not lives) cut at 108,000 frames.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,38 +253,43 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
 
 
 RANDOM_POLICY_GAMES = 16
-
-
-@torch.no_grad()
-def random_policy_score(cfg: AtariConfig, episodes: int = RANDOM_POLICY_GAMES, seed: int = 0) -> float:
-    """Mean full-game score of uniformly random actions: the baseline a trained agent must beat."""
-    envs = make_envs(cfg, min(episodes, 16))
-    envs.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    tracker = EpisodeTracker(envs.num_envs)
-    while len(tracker.returns) < episodes:
-        tracker.step(*envs.step(rng.integers(envs.single_action_space.n, size=envs.num_envs))[1:4])
-    envs.close()
-    return float(np.mean(tracker.returns[:episodes]))
-
-
 RANDOM_POLICY_FILE = "random-policy.json"
 _ENV_FIELDS = ("height", "width", "frame_stack", "frame_skip", "sticky_actions", "noop_max", "fire_reset",
                "max_episode_frames")
 
 
-def publish_random_policy(cfg: AtariConfig, score: float, results_dir: str | Path) -> Path:
-    """Write a game's random-policy score beside its published runs: the book's baseline for them."""
-    record = {"game": cfg.game, "reward": score, "games": RANDOM_POLICY_GAMES, "seed": 0,
-              "env": {name: getattr(cfg, name) for name in _ENV_FIELDS}}
-    path = Path(results_dir) / "atari" / cfg.game / RANDOM_POLICY_FILE
+@torch.no_grad()
+def random_policy(cfg: AtariConfig, games: int = RANDOM_POLICY_GAMES, seed: int = 0) -> dict:
+    """Uniformly random actions for `games` full games: the baseline a trained agent must beat.
+
+    Besides the mean score, `score_to_beat` is that mean plus two standard errors of the difference
+    of two means over `games` games (the agent's spread taken as the random policy's): a dense agent
+    below it has not clearly learned, and its tickets' curves compare noise with noise.
+    """
+    envs = make_envs(cfg, min(games, 16))
+    envs.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    tracker = EpisodeTracker(envs.num_envs)
+    while len(tracker.returns) < games:
+        tracker.step(*envs.step(rng.integers(envs.single_action_space.n, size=envs.num_envs))[1:4])
+    envs.close()
+    scores = np.array(tracker.returns[:games], dtype=float)
+    std = float(scores.std(ddof=1)) if games > 1 else 0.0
+    return {"game": cfg.game, "reward": float(scores.mean()), "reward_std": std,
+            "score_to_beat": float(scores.mean() + 2 * math.sqrt(2 / games) * std), "games": games, "seed": seed,
+            "env": {name: getattr(cfg, name) for name in _ENV_FIELDS}}
+
+
+def publish_random_policy(record: dict, results_dir: str | Path) -> Path:
+    """Write a game's `random_policy` record beside its published runs: the book's baseline for them."""
+    path = Path(results_dir) / "atari" / record["game"] / RANDOM_POLICY_FILE
     atomic_write_json(record, path)
     return path
 
 
-def random_policy_scores(results_dir: str | Path) -> dict[str, float]:
-    """{game: random-policy score} of every game published under `results_dir`."""
-    return {record["game"]: record["reward"]
+def random_policies(results_dir: str | Path) -> dict[str, dict]:
+    """{game: its `random_policy` record} of every game published under `results_dir`."""
+    return {record["game"]: record
             for record in map(read_json, sorted(Path(results_dir).glob(f"atari/*/{RANDOM_POLICY_FILE}")))}
 
 
