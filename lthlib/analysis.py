@@ -40,6 +40,14 @@ def wt_vs_rt(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd
     ])
 
 
+def learned(df: pd.DataFrame, score_to_beat: float) -> tuple[bool, dict[str, float]]:
+    """Whether one run's agents learned: the dense net's score, or the winning or random tickets'
+    mean over levels, above `score_to_beat` (e.g. a random policy's, with its spread). Where none is,
+    winning and random tickets compare noise with noise. Also returns those three scores."""
+    scores = {ticket: float(df[df.ticket == ticket].value.mean()) for ticket in ("dense", "winning", "random")}
+    return any(score > score_to_beat for score in scores.values()), scores
+
+
 def main_runs(df: pd.DataFrame) -> pd.DataFrame:
     """The rows of the largest run (most tickets) of each (family, task, variant, pruning scope):
     e.g. the cpu preset's run rather than a smoke sweep published beside it."""

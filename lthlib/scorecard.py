@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lthlib.analysis import describe_levels, main_runs, wt_vs_rt
+from lthlib.analysis import describe_levels, learned, main_runs, wt_vs_rt
 
 SHOWN, NOT_SHOWN, PARTLY, PENDING, NOT_YET = "shown", "not shown", "partly shown", "pending", "not testable yet"
 CLASSIC_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
@@ -131,25 +131,28 @@ def _lstm_converge(df: pd.DataFrame) -> tuple[str, str]:
 
 
 def _atari_games(df: pd.DataFrame, variant: str = "iterative-late") -> dict[str, tuple[pd.Series, pd.Series, float]]:
-    """Per game with a committed run whose dense agent learned (beat a random policy, where its score
-    is known): mean WT and RT score per level, and the dense score."""
+    """Per game with a committed run whose agents learned (see `_unlearned`): mean WT and RT score per
+    level, and the dense score."""
     atari = main_runs(df[(df.family == "atari") & (df.metric == "reward") & (df.variant == variant)])
-    games = {}
-    for game, rows in atari.groupby("task"):
-        wt, rt, dense, baseline = (_means(rows, variant, t) for t in ("winning", "random", "dense", RANDOM_POLICY))
+    games, unlearned = {}, _unlearned(df)
+    for game, rows in atari[~atari.task.isin(unlearned)].groupby("task"):
+        wt, rt, dense = (_means(rows, variant, t) for t in ("winning", "random", "dense"))
         levels = sorted(set(wt.index) & set(rt.index))
-        if levels and len(dense) and not (len(baseline) and dense.iloc[0] <= baseline.iloc[0]):
+        if levels and len(dense):
             games[game] = (wt[levels], rt[levels], dense.iloc[0])
     return games
 
 
-def _unlearned(df: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """{game: (dense score, random-policy score)} of the games whose dense agent did not beat a random policy."""
+def _unlearned(df: pd.DataFrame) -> dict[str, tuple[dict[str, float], float]]:
+    """{game: (its agents' scores, the score to beat)} of the games whose agents did not learn (`learned`)."""
     atari = main_runs(df[(df.family == "atari") & (df.metric == "reward") & (df.variant == "iterative-late")])
-    scores = atari[atari.ticket.isin(["dense", RANDOM_POLICY])].pivot_table(index="task", columns="ticket", values="value")
-    if RANDOM_POLICY not in scores:
-        return {}
-    return {game: (row["dense"], row[RANDOM_POLICY]) for game, row in scores.iterrows() if row["dense"] <= row[RANDOM_POLICY]}
+    games = {}
+    for game, rows in atari.groupby("task"):
+        to_beat = rows[rows.ticket == RANDOM_POLICY].value.mean()
+        has_learned, scores = learned(rows, to_beat)
+        if not has_learned and to_beat == to_beat:  # NaN: no random-policy score for this game
+            games[game] = (scores, to_beat)
+    return games
 
 
 def _per_game(df: pd.DataFrame, games: tuple[str, ...], check) -> tuple[str, str]:
@@ -162,8 +165,10 @@ def _per_game(df: pd.DataFrame, games: tuple[str, ...], check) -> tuple[str, str
             verdicts.append(holds)
             evidence.append(f"{game}: {text}")
         elif game in unlearned:
-            evidence.append(f"{game}: the dense agent ({unlearned[game][0]:.1f}) does not clearly beat a random "
-                            f"policy (score to beat {unlearned[game][1]:.1f}) at this budget, so its tickets are not judged")
+            scores, to_beat = unlearned[game]
+            evidence.append(f"{game}: neither the dense agent ({scores['dense']:.1f}) nor its tickets (mean WT "
+                            f"{scores['winning']:.1f}, RT {scores['random']:.1f}) clearly beat a random policy "
+                            f"(score to beat {to_beat:.1f}) at this budget, so its tickets are not judged")
     missing = [g for g in games if g not in found and g not in unlearned]
     if not verdicts:
         if missing:
@@ -171,7 +176,8 @@ def _per_game(df: pd.DataFrame, games: tuple[str, ...], check) -> tuple[str, str
         return NOT_YET, "; ".join(evidence)
     if missing:
         evidence.append(f"no run yet: {', '.join(missing)}")
-    status = SHOWN if all(verdicts) and not missing else PARTLY if any(verdicts) else NOT_SHOWN
+    judged_all = not missing and not any(g in unlearned for g in games)
+    status = SHOWN if all(verdicts) and judged_all else PARTLY if any(verdicts) else NOT_SHOWN
     return status, "; ".join(evidence)
 
 
@@ -218,8 +224,10 @@ def _atari_ablations(df: pd.DataFrame) -> tuple[str, str]:
     games = ("Assault", "Breakout", "Seaquest")
     late = _atari_games(df)
     ablations = {"late rewinding": _atari_games(df, "iterative-reset"), "iterative pruning": _atari_games(df, "oneshot-late")}
-    verdicts, evidence = [], []
+    verdicts, evidence, unlearned = [], [], _unlearned(df)
     for game in games:
+        if game in unlearned:
+            evidence.append(f"{game}: its agents do not clearly beat a random policy, so it is not judged")
         for helper, without in ablations.items():
             if game in late and game in without:
                 wt, other = late[game][0], without[game][0]
@@ -228,8 +236,8 @@ def _atari_ablations(df: pd.DataFrame) -> tuple[str, str]:
                 evidence.append(f"{game}, {helper}: mean WT score {wt[levels].mean():.1f} vs "
                                 f"{other[levels].mean():.1f} without it")
     if not verdicts:
-        return NOT_YET, ("needs the iterative-late run and an ablation run (iterative-reset, oneshot-late) of "
-                         "Assault, Breakout or Seaquest")
+        return NOT_YET, "; ".join(evidence + ["needs the iterative-late run and an ablation run (iterative-reset, "
+                                              "oneshot-late) of Assault, Breakout or Seaquest, whose agents learned"])
     complete = len(verdicts) == 2 * len(games)
     return (SHOWN if all(verdicts) and complete else PARTLY if any(verdicts) else NOT_SHOWN), "; ".join(evidence)
 

@@ -152,7 +152,9 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
         execute = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries,
                              retry_exceptions=True)(_execute)
         notebooks = {item.family: str(resolve(FAMILIES[item.family].notebook)) for item in pending}
-        futures = {execute.remote(notebooks[item.family], str(item.notebook), item.parameters): item
+        # a notebook given publish_to also publishes what its family adds (e.g. Atari's random-policy baseline)
+        extra = {"publish_to": str(resolve(publish_to))} if publish_to else {}
+        futures = {execute.remote(notebooks[item.family], str(item.notebook), item.parameters | extra): item
                    for item in pending}
         for item in pending:
             item.status = "running"

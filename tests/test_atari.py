@@ -107,12 +107,42 @@ def test_notebook_runs_under_papermill_at_smoke_writing_to_stdout(tmp_path):
     assert sum("Plotly.newPlot" in o.get("data", {}).get("text/html", "") for o in outputs) == 2  # + the clip
     # published for the book: the run's summary and the game's random-policy baseline
     assert len(load_results(tmp_path / "results")) == len(df)
-    baseline = A.random_policies(tmp_path / "results")
-    assert baseline == {"Krull": A.random_policy(A.config("Krull", "smoke"))}  # JSON round trip, same numbers
+    smoke = A.config("Krull", "smoke")
+    baseline = A.random_policies(tmp_path / "results", env={f: getattr(smoke, f) for f in A.PRESET_ENV})
+    assert baseline == {"Krull": A.random_policy(smoke)}  # what the notebook drew, read back
     assert f"random policy {baseline['Krull']['reward']:.0f}" in run.stdout
+    assert A.random_policies(tmp_path / "results") == {}  # smoke's short games are not the presets' baseline
 
 
-def test_random_policy_score_to_beat_is_two_standard_errors_of_a_difference_above_its_mean():
+def test_random_policy_plays_one_game_per_env_and_sets_the_bar_two_standard_errors_above(monkeypatch):
+    """Env i scores 1 a step and ends its game after 2(i + 1) steps: the first four games to end
+    would be 2, 2, 4, 2 (short games again and again), one game per env is 2, 4, 6, 8."""
+
+    class Games:
+        num_envs, single_action_space = 4, type("Space", (), {"n": 3})
+
+        def reset(self, seed):
+            self.t = np.zeros(4)
+
+        def step(self, actions):
+            self.t += 1
+            ended = self.t % (2 * np.arange(1, 5)) == 0
+            return None, np.ones(4), ended, np.zeros(4, dtype=bool), {}
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(A, "make_envs", lambda cfg, n: Games())
     record = A.random_policy(A.config("Breakout", "smoke"), games=4)
-    assert record["games"] == 4 and record["env"]["sticky_actions"] == 0.25
-    assert record["score_to_beat"] == pytest.approx(record["reward"] + 2 * math.sqrt(2 / 4) * record["reward_std"])
+    assert record["reward"] == 5.0 and record["reward_std"] == pytest.approx(np.std([2, 4, 6, 8], ddof=1))
+    assert record["score_to_beat"] == pytest.approx(5.0 + 2 * math.sqrt(2 / 4) * np.std([2, 4, 6, 8], ddof=1))
+
+
+def test_random_policy_records_are_kept_apart_by_environment_settings(tmp_path):
+    preset, smoke = A.config("Krull", "cpu"), A.config("Krull", "smoke")
+    for cfg, score in ((preset, 1750.0), (smoke, 40.0)):
+        A.publish_random_policy({"game": "Krull", "reward": score, "env": {f: getattr(cfg, f) for f in A.PRESET_ENV}},
+                                tmp_path)
+    assert A.random_policies(tmp_path)["Krull"]["reward"] == 1750.0  # the presets' baseline, not smoke's
+    smoke_env = {f: getattr(smoke, f) for f in A.PRESET_ENV}
+    assert A.random_policies(tmp_path, env=smoke_env)["Krull"]["reward"] == 40.0

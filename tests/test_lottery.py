@@ -194,12 +194,14 @@ def test_workers_stop_when_the_process_running_the_lottery_is_killed(tmp_path):
               f" runs_dir={str(tmp_path)!r}, workers=2, progress=False)\n")
     parent, workers = subprocess.Popen([sys.executable, "-c", script]), []
     try:
-        deadline = time.time() + 60
+        deadline = time.time() + 120
         while len(workers := [p for p in psutil.Process(parent.pid).children()
                               if "resource_tracker" not in " ".join(p.cmdline())]) < 2:
             assert time.time() < deadline and parent.poll() is None, "the workers never started"
             time.sleep(0.2)
-        time.sleep(1.0)  # past their start-up
+        while min(w.cpu_times().user for w in workers) < 3.0:  # past their start-up, into training
+            assert time.time() < deadline and parent.poll() is None, "the workers never got going"
+            time.sleep(0.2)
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         gone, alive = psutil.wait_procs(workers, timeout=20)

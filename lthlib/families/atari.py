@@ -35,7 +35,7 @@ from lthlib.configs import check_preset, make_config
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
-from lthlib.store import atomic_write_json, read_json
+from lthlib.store import atomic_write_json, read_json, settings_hash
 
 PAPER_GAMES = ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert", "Seaquest",
                "SpaceInvaders")
@@ -97,7 +97,8 @@ class AtariConfig:
         return self.game
 
 
-# What `cpu` shrinks so that one game's WT/RT curve (one seed) fits in about two hours on 2 cores.
+# What `cpu` shrinks so that one game's WT/RT curve (one seed, 10 levels) fits in about an hour on 2 cores (measured:
+# ~50 min with the random tickets in a second process; Breakout does not learn in this budget).
 _CPU = {"channels": 16, "hidden": 256, "num_envs": 16, "num_steps": 16, "epochs": 4,
         "batches_per_epoch": 150, "last_episodes": 16}
 _SMOKE = {"channels": 4, "hidden": 16, "num_envs": 4, "num_steps": 32, "epochs": 2, "batches_per_epoch": 2,
@@ -253,27 +254,30 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
 
 
 RANDOM_POLICY_GAMES = 16
-RANDOM_POLICY_FILE = "random-policy.json"
 _ENV_FIELDS = ("height", "width", "frame_stack", "frame_skip", "sticky_actions", "noop_max", "fire_reset",
                "max_episode_frames")
+PRESET_ENV = {name: AtariConfig.__dataclass_fields__[name].default for name in _ENV_FIELDS}  # cpu's = paper's
 
 
 @torch.no_grad()
 def random_policy(cfg: AtariConfig, games: int = RANDOM_POLICY_GAMES, seed: int = 0) -> dict:
-    """Uniformly random actions for `games` full games: the baseline a trained agent must beat.
+    """Uniformly random actions, one full game in each of `games` envs: the baseline a trained agent must beat.
 
-    Besides the mean score, `score_to_beat` is that mean plus two standard errors of the difference
-    of two means over `games` games (the agent's spread taken as the random policy's): a dense agent
-    below it has not clearly learned, and its tickets' curves compare noise with noise.
+    One game per env, not the first `games` to end: those would favour short (often low-scoring)
+    games. Besides the mean score, `score_to_beat` is that mean plus two standard errors of the
+    difference of two means over `games` games (the agent's spread taken as the random policy's): a
+    dense agent below it has not clearly learned, and its tickets' curves compare noise with noise.
     """
-    envs = make_envs(cfg, min(games, 16))
+    envs = make_envs(cfg, games)
     envs.reset(seed=seed)
     rng = np.random.default_rng(seed)
-    tracker = EpisodeTracker(envs.num_envs)
-    while len(tracker.returns) < games:
-        tracker.step(*envs.step(rng.integers(envs.single_action_space.n, size=envs.num_envs))[1:4])
+    running, scores = np.zeros(games), np.full(games, np.nan)
+    while np.isnan(scores).any():
+        _, reward, terminated, truncated, _ = envs.step(rng.integers(envs.single_action_space.n, size=games))
+        running += reward
+        ended = (terminated | truncated) & np.isnan(scores)
+        scores[ended] = running[ended]
     envs.close()
-    scores = np.array(tracker.returns[:games], dtype=float)
     std = float(scores.std(ddof=1)) if games > 1 else 0.0
     return {"game": cfg.game, "reward": float(scores.mean()), "reward_std": std,
             "score_to_beat": float(scores.mean() + 2 * math.sqrt(2 / games) * std), "games": games, "seed": seed,
@@ -281,16 +285,18 @@ def random_policy(cfg: AtariConfig, games: int = RANDOM_POLICY_GAMES, seed: int 
 
 
 def publish_random_policy(record: dict, results_dir: str | Path) -> Path:
-    """Write a game's `random_policy` record beside its published runs: the book's baseline for them."""
-    path = Path(results_dir) / "atari" / record["game"] / RANDOM_POLICY_FILE
+    """Write a game's `random_policy` record beside its published runs, one file per environment
+    setting (a smoke run's shorter games never replace the presets' baseline)."""
+    path = Path(results_dir) / "atari" / record["game"] / f"random-policy-{settings_hash(record['env'])}.json"
     atomic_write_json(record, path)
     return path
 
 
-def random_policies(results_dir: str | Path) -> dict[str, dict]:
-    """{game: its `random_policy` record} of every game published under `results_dir`."""
-    return {record["game"]: record
-            for record in map(read_json, sorted(Path(results_dir).glob(f"atari/*/{RANDOM_POLICY_FILE}")))}
+def random_policies(results_dir: str | Path, env: dict | None = None) -> dict[str, dict]:
+    """{game: its `random_policy` record} under `results_dir`, for the environment settings `env`
+    (default: the presets', which `cpu` and `paper` share)."""
+    records = map(read_json, sorted(Path(results_dir).glob("atari/*/random-policy-*.json")))
+    return {record["game"]: record for record in records if record["env"] == (env or PRESET_ENV)}
 
 
 @torch.no_grad()
