@@ -325,17 +325,17 @@ def split_seeds(seeds: int, workers: int, levels: int) -> bool:
     return levels > 0 and math.ceil(2 * seeds / workers) * (1 + levels) < math.ceil(seeds / workers) * (1 + 2 * levels)
 
 
-def _stop_with_parent(parent: int) -> None:
+def _stop_with_parent() -> None:
     """Linux: a worker gets SIGTERM when the process that started it dies, so that a killed notebook
     kernel leaves no workers training on unseen (and beside the rerun that resumes their tickets)."""
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # it died before that took effect
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    if os.getppid() != multiprocessing.parent_process().pid:  # it died before that took effect
         os._exit(1)
 
 
-def _run_seed_in_worker(family, config, lottery, seed, root, threads, tickets, parent):
-    _stop_with_parent(parent)
+def _run_seed_in_worker(family, config, lottery, seed, root, threads, tickets):
+    _stop_with_parent()
     torch.set_num_threads(threads)
     run_seed(family, config, lottery, seed, root, tickets=tickets)
 
@@ -378,7 +378,7 @@ def run_lottery(
             # process while the winning tickets it waits for are still queued
             parts = [(s, part) for s in seeds for part in (("winning", "random") if split else ("all",))]
             with ProcessPoolExecutor(min(workers, len(parts)), mp_context=context) as pool:
-                jobs = [pool.submit(_run_seed_in_worker, family, config, lottery, s, root, threads, part, os.getpid())
+                jobs = [pool.submit(_run_seed_in_worker, family, config, lottery, s, root, threads, part)
                         for s, part in parts]
                 try:
                     while wait(jobs, timeout=1.0).not_done:

@@ -150,7 +150,7 @@ def _unlearned(df: pd.DataFrame) -> dict[str, tuple[dict[str, float], float]]:
     for game, rows in atari.groupby("task"):
         to_beat = rows[rows.ticket == RANDOM_POLICY].value.mean()
         has_learned, scores = learned(rows, to_beat)
-        if not has_learned and to_beat == to_beat:  # NaN: no random-policy score for this game
+        if not has_learned and pd.notna(to_beat):  # NaN: no random-policy score for this game
             games[game] = (scores, to_beat)
     return games
 
@@ -340,7 +340,7 @@ CLAIMS = [
 
 def with_random_policy(df: pd.DataFrame, random_policy: dict[str, float]) -> pd.DataFrame:
     """`df` plus, for each Atari run of a game in `random_policy` ({game: score to beat}), a row of
-    ticket "random policy" at level 0: a game whose dense agent does not beat it learned nothing to prune."""
+    ticket "random policy" at level 0, which `_unlearned` reads back."""
     dense = df[(df.family == "atari") & (df.metric == "reward") & (df.ticket == "dense") & df.task.isin(random_policy)]
     baseline = dense.drop_duplicates("run").assign(ticket=RANDOM_POLICY, value=lambda d: d.task.map(random_policy))
     return pd.concat([df, baseline], ignore_index=True)
@@ -349,9 +349,9 @@ def with_random_policy(df: pd.DataFrame, random_policy: dict[str, float]) -> pd.
 def scorecard(df: pd.DataFrame, random_policy: dict[str, float] | None = None) -> pd.DataFrame:
     """One row per claim of the paper: domain, claim, status, our evidence (with numbers).
 
-    `random_policy`: {Atari game: the score a dense agent must beat to have learned}, e.g. each
-    `atari.random_policies` record's `score_to_beat`; the Atari claims skip a game whose dense agent
-    does not beat it.
+    `random_policy`: {Atari game: the score its agents must beat to have learned}, e.g. each
+    `atari.random_policies` record's `score_to_beat`; the Atari claims skip a game whose agents (the
+    dense net, or its tickets on average) do not beat it (`analysis.learned`).
     """
     df = with_random_policy(df, random_policy or {})
     rows = []

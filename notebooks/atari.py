@@ -25,7 +25,7 @@
 
 # %% tags=["parameters"]
 game: str = "Assault"  # an ALE game: Krull, ALE/Krull-v5, SpaceInvaders, ... (the paper's nine or any ale-py ships)
-preset: str = "cpu"  # smoke (seconds, tests) | cpu (one game, one seed, ~50 min on 2 cores; see the printed differences) | paper (Table A1 and the paper N, M, L; with device cuda)
+preset: str = "cpu"  # smoke (seconds, tests) | cpu (one game, one seed, ~1 h on 2 cores; see the printed differences) | paper (Table A1 and the paper N, M, L; with device cuda)
 seeds: list = [0]  # independent pruning processes (the paper: 3)
 variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-late | oneshot-reset (the paper's ablations: Assault, Breakout, Seaquest)
 levels: int = 10  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned (the paper: 20)

@@ -108,7 +108,7 @@ def test_notebook_runs_under_papermill_at_smoke_writing_to_stdout(tmp_path):
     # published for the book: the run's summary and the game's random-policy baseline
     assert len(load_results(tmp_path / "results")) == len(df)
     smoke = A.config("Krull", "smoke")
-    baseline = A.random_policies(tmp_path / "results", env={f: getattr(smoke, f) for f in A.PRESET_ENV})
+    baseline = A.random_policies(tmp_path / "results", env=A.env_settings(smoke))
     assert baseline == {"Krull": A.random_policy(smoke)}  # what the notebook drew, read back
     assert f"random policy {baseline['Krull']['reward']:.0f}" in run.stdout
     assert A.random_policies(tmp_path / "results") == {}  # smoke's short games are not the presets' baseline
@@ -141,8 +141,7 @@ def test_random_policy_plays_one_game_per_env_and_sets_the_bar_two_standard_erro
 def test_random_policy_records_are_kept_apart_by_environment_settings(tmp_path):
     preset, smoke = A.config("Krull", "cpu"), A.config("Krull", "smoke")
     for cfg, score in ((preset, 1750.0), (smoke, 40.0)):
-        A.publish_random_policy({"game": "Krull", "reward": score, "env": {f: getattr(cfg, f) for f in A.PRESET_ENV}},
+        A.publish_random_policy({"game": "Krull", "reward": score, "env": A.env_settings(cfg)},
                                 tmp_path)
     assert A.random_policies(tmp_path)["Krull"]["reward"] == 1750.0  # the presets' baseline, not smoke's
-    smoke_env = {f: getattr(smoke, f) for f in A.PRESET_ENV}
-    assert A.random_policies(tmp_path, env=smoke_env)["Krull"]["reward"] == 40.0
+    assert A.random_policies(tmp_path, env=A.env_settings(smoke))["Krull"]["reward"] == 40.0

@@ -97,8 +97,9 @@ class AtariConfig:
         return self.game
 
 
-# What `cpu` shrinks so that one game's WT/RT curve (one seed, 10 levels) fits in about an hour on 2 cores (measured:
-# ~50 min with the random tickets in a second process; Breakout does not learn in this budget).
+# What `cpu` shrinks so that one game's WT/RT curve (one seed, 10 levels) fits in about an hour on 2 cores: Krull's
+# tickets took ~285 s each, so its winning-ticket chain (11 tickets) ~52 min with the random tickets in a second
+# process. Breakout does not learn in this budget.
 _CPU = {"channels": 16, "hidden": 256, "num_envs": 16, "num_steps": 16, "epochs": 4,
         "batches_per_epoch": 150, "last_episodes": 16}
 _SMOKE = {"channels": 4, "hidden": 16, "num_envs": 4, "num_steps": 32, "epochs": 2, "batches_per_epoch": 2,
@@ -259,14 +260,19 @@ _ENV_FIELDS = ("height", "width", "frame_stack", "frame_skip", "sticky_actions",
 PRESET_ENV = {name: AtariConfig.__dataclass_fields__[name].default for name in _ENV_FIELDS}  # cpu's = paper's
 
 
+def env_settings(cfg: AtariConfig) -> dict:
+    """The config's fields that change what a game is (and so a random policy's score)."""
+    return {name: getattr(cfg, name) for name in _ENV_FIELDS}
+
+
 @torch.no_grad()
 def random_policy(cfg: AtariConfig, games: int = RANDOM_POLICY_GAMES, seed: int = 0) -> dict:
     """Uniformly random actions, one full game in each of `games` envs: the baseline a trained agent must beat.
 
     One game per env, not the first `games` to end: those would favour short (often low-scoring)
     games. Besides the mean score, `score_to_beat` is that mean plus two standard errors of the
-    difference of two means over `games` games (the agent's spread taken as the random policy's): a
-    dense agent below it has not clearly learned, and its tickets' curves compare noise with noise.
+    difference of two means over `games` games (the agents' spread taken as the random policy's):
+    agents below it have not clearly learned (`analysis.learned`).
     """
     envs = make_envs(cfg, games)
     envs.reset(seed=seed)
@@ -281,7 +287,7 @@ def random_policy(cfg: AtariConfig, games: int = RANDOM_POLICY_GAMES, seed: int 
     std = float(scores.std(ddof=1)) if games > 1 else 0.0
     return {"game": cfg.game, "reward": float(scores.mean()), "reward_std": std,
             "score_to_beat": float(scores.mean() + 2 * math.sqrt(2 / games) * std), "games": games, "seed": seed,
-            "env": {name: getattr(cfg, name) for name in _ENV_FIELDS}}
+            "env": env_settings(cfg)}
 
 
 def publish_random_policy(record: dict, results_dir: str | Path) -> Path:
