@@ -46,7 +46,7 @@ def bench_a2c() -> dict:
     model = cc.build_model(config, 0)
     start = time.perf_counter()
     ours = cc.train(model, Mask.ones(model), config, seed=0)
-    ours_rate = ours["stats"]["env_steps"] / (time.perf_counter() - start)
+    ours_rate = ours["stats"]["samples"] / (time.perf_counter() - start)
 
     from stable_baselines3 import A2C
     from stable_baselines3.common.env_util import make_vec_env
@@ -55,7 +55,7 @@ def bench_a2c() -> dict:
     agent = A2C("MlpPolicy", envs, n_steps=4, learning_rate=1e-4, seed=0, device="cpu",
                 policy_kwargs=dict(net_arch=[128, 128, 128], optimizer_class=torch.optim.RMSprop,
                                    optimizer_kwargs=dict(alpha=0.99, eps=1e-8)))
-    steps = ours["stats"]["env_steps"] // 2
+    steps = ours["stats"]["samples"] // 2
     start = time.perf_counter()
     agent.learn(total_timesteps=steps)
     sb3_rate = steps / (time.perf_counter() - start)
@@ -163,7 +163,7 @@ def bench_atari_throughput() -> dict:
         model = atari.build_model(cfg, 0)
         start = time.perf_counter()
         result = atari.train(model, Mask.ones(model), cfg, seed=0)
-        return result["stats"]["env_steps"] / (time.perf_counter() - start)
+        return result["stats"]["samples"] / (time.perf_counter() - start)
 
     paper_net_rate = trainer_rate(config)
     # the cpu preset's narrower net, with the same 16 envs

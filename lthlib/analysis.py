@@ -1,4 +1,5 @@
-"""Numbers read off the results table: where winning tickets beat random ones, and by how much."""
+"""Numbers read off the results table: where winning tickets beat random ones (by `verdicts`' rule), and
+what each ticket trained on."""
 
 from __future__ import annotations
 
@@ -6,37 +7,46 @@ import numpy as np
 import pandas as pd
 
 from lthlib.plots import summarize
+from lthlib.verdicts import MIN_SEEDS, compare, margin_for
+
+CONTROL_FIELDS = ("equal_updates", "max_updates")  # a run with these set is a control, not a main run
+
+
+def by_seed(rows: pd.DataFrame, ticket: str, level: int | None = None) -> pd.Series:
+    """One ticket kind's values, indexed by seed (at one level, or the mean over the given rows' levels)."""
+    chosen = rows[(rows.ticket == ticket) & ((rows.level == level) if level is not None else True)]
+    return chosen.groupby("seed").value.mean()
+
+
+def judged_levels(rows: pd.DataFrame) -> list[int]:
+    """The pruned levels that enter verdicts: those where no output layer is entirely pruned."""
+    pruned = rows[rows.level > 0]
+    return sorted(set(pruned.level) - set(pruned[pruned.output_pruned].level))
 
 
 def wt_vs_rt(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
-    """Per (task, run, level): WT and RT mean ± std, and whether the WT wins clearly.
-
-    "Clearly" means the gap in means exceeds both standard deviations across seeds and 5% of the
-    dense net's |metric|, so that two tickets that both failed to learn do not count as a win.
-    """
+    """Per (task, run, level): WT and RT mean ± std, and whether the WT beats the RT under the rule of
+    `lthlib.verdicts` (paired over seeds; `judged` is False with fewer than 3 seeds: the verdict is then
+    indicative). Levels with an output layer entirely pruned are left out."""
     rows = []
-    for (task, variant, run), group in df.groupby(["task", "variant", "run"]):
-        stats = summarize(group, metric)
-        wt = stats[stats.ticket == "winning"].set_index("level")
-        rt = stats[stats.ticket == "random"].set_index("level")
-        dense = stats[stats.ticket == "dense"]
-        dense_mean = dense["mean"].iloc[0] if len(dense) else np.nan
-        min_gap = 0.05 * abs(dense_mean) if len(dense) else 0.0
-        for level in wt.index.intersection(rt.index):
-            gap = wt.at[level, "mean"] - rt.at[level, "mean"]
-            gap = gap if higher_is_better else -gap
+    for (family, task, variant, run), group in df[df.metric == metric].groupby(["family", "task", "variant", "run"]):
+        stats = summarize(group, metric).set_index(["ticket", "level"])
+        dense = by_seed(group, "dense")
+        margin = margin_for(family, dense.mean()) if len(dense) else 0.0
+        for level in judged_levels(group):
+            if ("winning", level) not in stats.index or ("random", level) not in stats.index:
+                continue
+            wt, rt = stats.loc[("winning", level)], stats.loc[("random", level)]
+            result = compare(by_seed(group, "winning", level), by_seed(group, "random", level), margin, higher_is_better)
             rows.append({
                 "task": task, "variant": variant, "run": run, "level": level,
-                "fraction_pruned": wt.at[level, "fraction_pruned"],
-                "wt_mean": wt.at[level, "mean"], "wt_std": wt.at[level, "std"],
-                "rt_mean": rt.at[level, "mean"], "rt_std": rt.at[level, "std"],
-                "dense_mean": dense_mean,
-                "seeds": int(min(wt.at[level, "seeds"], rt.at[level, "seeds"])),
-                "wt_better": bool(gap > max(wt.at[level, "std"], rt.at[level, "std"], min_gap)),
+                "fraction_pruned": wt["fraction_pruned"], "wt_mean": wt["mean"], "wt_std": wt["std"],
+                "rt_mean": rt["mean"], "rt_std": rt["std"], "dense_mean": dense.mean() if len(dense) else np.nan,
+                "seeds": result.seeds, "p_value": result.p_value, "wt_better": result.better, "judged": result.judged,
             })
     return pd.DataFrame(rows, columns=[
         "task", "variant", "run", "level", "fraction_pruned", "wt_mean", "wt_std", "rt_mean", "rt_std",
-        "dense_mean", "seeds", "wt_better",
+        "dense_mean", "seeds", "p_value", "wt_better", "judged",
     ])
 
 
@@ -48,9 +58,15 @@ def learned(df: pd.DataFrame, score_to_beat: float) -> tuple[bool, dict[str, flo
     return any(score > score_to_beat for score in scores.values()), scores
 
 
+def is_control(df: pd.DataFrame) -> pd.Series:
+    """Rows of control runs (e.g. classic control's equal-updates budget), kept apart from the main runs."""
+    return df.paper_differences.str.split(", ").map(lambda fields: any(f in CONTROL_FIELDS for f in fields))
+
+
 def main_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the largest run (most tickets) of each (family, task, variant, pruning scope):
-    e.g. the cpu preset's run rather than a smoke sweep published beside it."""
+    """The rows of the largest run (most tickets) of each (family, task, variant, pruning scope), controls
+    aside: e.g. the cpu preset's run rather than a smoke sweep published beside it."""
+    df = df[~is_control(df)]
     size = df.groupby(["family", "task", "variant", "exclude", "run"]).size().rename("n").reset_index()
     biggest = size.sort_values("n", ascending=False).drop_duplicates(["family", "task", "variant", "exclude"])
     return df[df.run.isin(biggest.run)]
@@ -68,16 +84,31 @@ def describe_levels(levels) -> str:
 
 
 def wt_wins_summary(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
-    """Per (task, run): the levels and the highest fraction pruned at which the WT clearly wins."""
+    """Per (task, run): the levels and the highest fraction pruned at which the WT beats its RT."""
     table = wt_vs_rt(df, metric, higher_is_better)
     rows = []
     for (task, variant, run), group in table.groupby(["task", "variant", "run"]):
         wins = group[group.wt_better]
+        seeds = int(group.seeds.min())
         rows.append({
-            "task": task, "variant": variant, "run": run, "seeds": int(group.seeds.min()),
-            "levels": int(group.level.max()), "dense": round(group.dense_mean.iloc[0], 2),
-            "WT clearly beats RT at levels": describe_levels(wins.level),
+            "task": task, "variant": variant, "run": run, "seeds": seeds,
+            "levels judged": describe_levels(group.level), "dense": round(group.dense_mean.iloc[0], 2),
+            "WT beats RT at levels": describe_levels(wins.level) + ("" if seeds >= MIN_SEEDS else " (indicative)"),
             "up to fraction pruned": round(wins.fraction_pruned.max(), 3) if len(wins) else None,
         })
-    return pd.DataFrame(rows, columns=["task", "variant", "run", "seeds", "levels", "dense",
-                                       "WT clearly beats RT at levels", "up to fraction pruned"])
+    return pd.DataFrame(rows, columns=["task", "variant", "run", "seeds", "levels judged", "dense",
+                                       "WT beats RT at levels", "up to fraction pruned"])
+
+
+def budget_table(budgets: pd.DataFrame, levels=(1, 5, 10, 20)) -> pd.DataFrame:
+    """Mean updates and samples per ticket at a few levels, the dense net's beside them, per (task, run),
+    from `store.load_budgets`: so that "better" never hides "trained longer". A late-rewound winning
+    ticket's counts start at the rewind point: it also saw the dense run's first `rewind_fraction`."""
+    mean = budgets.groupby(["task", "variant", "run", "ticket", "level"])[["updates", "samples"]].mean()
+    dense = mean.xs("dense", level="ticket").droplevel("level")
+    tickets = mean.drop(index="dense", level="ticket").unstack("ticket")
+    tickets = tickets[tickets.index.get_level_values("level").isin(levels)]
+    tickets.columns = [f"{ticket} {what}" for what, ticket in tickets.columns]
+    table = tickets.join(dense.add_prefix("dense "), on=["task", "variant", "run"])
+    order = [f"{t} {w}" for w in ("updates", "samples") for t in ("dense", "winning", "random")]
+    return table[[c for c in order if c in table.columns]].round(0).astype("Int64").droplevel("run")

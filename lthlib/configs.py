@@ -6,6 +6,9 @@ import dataclasses
 from typing import Any
 
 PRESETS = ("smoke", "cpu", "paper")
+# Field metadata {"hash": UNLESS_DEFAULT}: a field added after runs were committed enters the run's hash
+# only when it differs from its default, so those runs keep their names (OpenLTH does the same).
+UNLESS_DEFAULT = "unless default"
 
 
 def check_preset(preset: str) -> None:
@@ -25,4 +28,29 @@ def make_config(cls: type, **fields: Any):
 def hashed_fields(config) -> dict[str, Any]:
     """The config's fields that define a run (not where data lives or which device runs it)."""
     values = dataclasses.asdict(config)
-    return {f.name: values[f.name] for f in dataclasses.fields(config) if f.metadata.get("hash", True)}
+    hashed = {}
+    for f in dataclasses.fields(config):
+        rule = f.metadata.get("hash", True)
+        if rule is True or (rule == UNLESS_DEFAULT and values[f.name] != f.default):
+            hashed[f.name] = values[f.name]
+    return hashed
+
+
+def rewind_point(budget: int, share: float) -> int:
+    """The late-rewinding point that takes `share` of a `budget` counted in the trainer's own unit
+    (episodes, batches, updates): at least 1, so that a tiny preset still rewinds after training began."""
+    return max(1, round(budget * share))
+
+
+def keeps_share(fraction: float, share: float, tolerance: float = 0.1) -> bool:
+    """Whether a preset's rewind point `fraction` of its budget is the paper's `share`, up to rounding."""
+    return abs(fraction - share) <= tolerance * share
+
+
+def paper_differences(family, config) -> dict[str, tuple[Any, Any]]:
+    """{field: (ours, the paper preset's)} for the same task, placement fields (data_dir, device) aside."""
+    placement = {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.metadata.get("hash", True) is False}
+    paper = dataclasses.asdict(family.config(config.task, "paper", **placement))
+    ours = dataclasses.asdict(config)
+    return {k: (ours[k], paper[k]) for k in hashed_fields(config) | hashed_fields(family.config(config.task, "paper", **placement))
+            if ours[k] != paper[k]}

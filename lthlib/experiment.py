@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lthlib.configs import hashed_fields
+from lthlib.configs import paper_differences
 from lthlib.family import Family
 from lthlib.lottery import Lottery, check_seeds, run_lottery
 from lthlib.paths import resolve
@@ -40,10 +39,7 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
                       f"it is meant for a GPU (device 'cuda'); the cpu preset fits a CPU", stacklevel=2)
     lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude))
     seeds = check_seeds(seeds)
-    placement = {f.name for f in dataclasses.fields(config) if not f.metadata.get("hash", True)}
-    # the same task (a preset may default to another dataset, one that need not be on this machine)
-    paper = hashed_fields(family.config(config.task, "paper", **{k: v for k, v in overrides.items() if k in placement}))
-    differences = {k: (v, paper[k]) for k, v in hashed_fields(config).items() if paper[k] != v}
+    differences = paper_differences(family, config)
     print(config)
     print("differences from the paper preset (ours, paper):", differences or "none")
     return config, lottery, seeds

@@ -31,11 +31,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lthlib.configs import hashed_fields
+from lthlib.configs import hashed_fields, paper_differences
 from lthlib.family import Family
 from lthlib.masks import Mask
 from lthlib.pruning import check_pruning_rate, fraction_pruned_at, prune_global
-from lthlib.store import atomic_copy, atomic_torch_save, atomic_write_json, read_json, run_name
+from lthlib.store import RECORDED, atomic_copy, atomic_torch_save, atomic_write_json, read_json, run_name
 
 # variant -> (iterative pruning?, late rewinding?)
 VARIANTS = {
@@ -81,6 +81,10 @@ def check_seeds(seeds) -> list[int]:
     seeds = list(seeds)
     if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"seeds must be distinct (a repeated seed repeats the same run, it is no new "
+                         f"evidence), got {seeds!r}: {repeated} more than once")
     return seeds
 
 
@@ -104,6 +108,15 @@ def run_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any
         "exclude": list(lottery.exclude),
         "config": hashed_fields(config),
     }
+
+
+def recorded_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any]:
+    """What settings.json records beside the hashed settings, for readers of the results (not hashed):
+    the rewind point's share of the training budget (0 when rewinding to the initial weights) and how
+    the config differs from the paper's preset."""
+    differences = paper_differences(family, config)
+    return {"rewind_fraction": config.rewind_fraction if lottery.late_rewinding else 0.0,
+            "paper_differences": {k: list(v) for k, v in differences.items()}}
 
 
 def run_root(runs_dir: str | Path, family: Family, config: Any, lottery: Lottery) -> Path:
@@ -165,6 +178,14 @@ def release_memory() -> None:
             pass
 
 
+def ticket_config(family: Family, config: Any, root: Path, seed: int) -> Any:
+    """The config a pruned ticket trains with: the family may set it from the seed's dense net
+    (classic control's equal-updates control stops every ticket after the dense net's updates)."""
+    if not hasattr(family, "ticket_config"):
+        return config
+    return family.ticket_config(config, read_json(level_dir(root, seed, 0) / "dense.json"))
+
+
 def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, rewind_hook=None):
     start = time.perf_counter()
     result = family.train(model, mask, config, derived_seed(seed, level, ticket), rewind_hook)
@@ -175,7 +196,7 @@ def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, r
     release_memory()
 
 
-LOTTERY_SETTINGS = ("variant", "exclude", "pruning_rate")  # what the dense net does not depend on
+LOTTERY_SETTINGS = ("variant", "exclude", "pruning_rate", *RECORDED)  # what the dense net does not depend on
 
 
 def _sibling_runs(root: Path) -> list[Path]:
@@ -300,7 +321,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
             mask = Mask.load(_ensure_mask(root, seed, level, lottery))
             rewind_state = torch.load(rewind_path if lottery.late_rewinding else init_path, weights_only=True)
             model = winning_ticket(family, config, mask, rewind_state)
-            _train_ticket(family, config, model, mask, seed, level, "winning", out)
+            _train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "winning", out)
             on_ticket()
         if train_random and not (out / "random.json").exists():
             if train_winning:
@@ -311,7 +332,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
                 continue
             mask = Mask.load(out / "mask.pt")
             model = random_ticket(family, config, mask, derived_seed(seed, level, "random-init"))
-            _train_ticket(family, config, model, mask, seed, level, "random", out)
+            _train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "random", out)
             on_ticket()
 
 
@@ -360,7 +381,8 @@ def run_lottery(
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     root = run_root(runs_dir, family, config, lottery)
-    atomic_write_json(run_settings(family, config, lottery), root / "settings.json")
+    atomic_write_json(run_settings(family, config, lottery) | recorded_settings(family, config, lottery),
+                      root / "settings.json")
     total = len(seeds) * (1 + 2 * lottery.levels)
     bar = tqdm(total=total, desc=f"{family.name} {config.task} {lottery.variant}", unit="ticket",
                disable=not progress)

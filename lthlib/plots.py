@@ -42,6 +42,7 @@ def pruning_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str |
     hover = ("%{customdata[0]}<br>level %{customdata[1]} · %{customdata[2]:.1%} pruned<br>"
              f"{metric} %{{y:.4g}} ± %{{customdata[3]:.3g}} (%{{customdata[4]}} seeds)<extra></extra>")
     fig = go.Figure()
+    mark_output_pruned(fig, df)
     dense = stats[stats.ticket == "dense"]
     if len(dense):
         d = dense.iloc[0]
@@ -57,11 +58,14 @@ def pruning_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str |
         if not len(s):
             continue
         x, mean, std = s.level.tolist(), s["mean"].to_numpy(), s["std"].to_numpy()
-        fig.add_trace(go.Scatter(
-            x=x + x[::-1], y=list(mean + std) + list((mean - std)[::-1]), fill="toself",
-            fillcolor=_BANDS[ticket], line=dict(width=0), hoverinfo="skip", showlegend=False,
-            name=f"{NAMES[ticket]} ± std",
-        ))
+        spread = s[s.seeds >= 2]  # a band only where there is a spread to show: no "± 0" for one seed
+        if len(spread):
+            bx, upper, lower = spread.level.tolist(), spread["mean"] + spread["std"], spread["mean"] - spread["std"]
+            fig.add_trace(go.Scatter(
+                x=bx + bx[::-1], y=list(upper) + list(lower[::-1]), fill="toself",
+                fillcolor=_BANDS[ticket], line=dict(width=0), hoverinfo="skip", showlegend=False,
+                name=f"{NAMES[ticket]} ± std",
+            ))
         fig.add_trace(go.Scatter(
             x=x, y=mean, mode="lines+markers", name=NAMES[ticket],
             line=dict(color=COLORS[ticket], width=2), marker=dict(size=5), hovertemplate=hover,
@@ -77,6 +81,18 @@ def pruning_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str |
         margin=dict(l=60, r=20, t=70, b=60),
     )
     return fig
+
+
+def mark_output_pruned(fig: go.Figure, df: pd.DataFrame) -> None:
+    """Shade the levels where an output layer is entirely pruned: both tickets are then a constant
+    function, and the verdicts leave those levels out."""
+    if "output_pruned" not in df:
+        return
+    levels = sorted(df[df.output_pruned & (df.level > 0)].level.unique())
+    for i, level in enumerate(levels):
+        fig.add_vrect(x0=level - 0.5, x1=level + 0.5, fillcolor="#bbbbbb", opacity=0.35, line_width=0, layer="below",
+                      annotation_text="output layer pruned: not judged" if i == 0 else None,
+                      annotation_position="top left", annotation_font_size=10)
 
 
 class _Figure:
@@ -150,7 +166,7 @@ def explorer_figure(df: pd.DataFrame, y_titles: dict[str, str] | None = None) ->
         buttons.append(dict(label=label, method="update", args=[
             {"visible": visible},
             {"xaxis.tickvals": layout.xaxis.tickvals, "xaxis.ticktext": layout.xaxis.ticktext,
-             "yaxis.title.text": layout.yaxis.title.text},
+             "yaxis.title.text": layout.yaxis.title.text, "shapes": layout.shapes, "annotations": layout.annotations},
         ]))
     first_layout = choices[0][3] if choices else go.Layout()
     fig.update_layout(first_layout)
@@ -182,7 +198,7 @@ def variants_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str 
             fig.add_trace(go.Scatter(
                 x=s.level, y=s["mean"], mode="lines+markers", name=f"{variant} {NAMES[ticket]}",
                 line=dict(color=VARIANT_COLORS.get(variant), dash=dash), marker=dict(size=4),
-                error_y=dict(type="data", array=s["std"], visible=True, thickness=1),
+                error_y=dict(type="data", array=s["std"].where(s.seeds >= 2), visible=True, thickness=1),
                 hovertemplate=f"{variant} {NAMES[ticket]}<br>level %{{x}}: {metric} %{{y:.4g}}<extra></extra>",
             ))
     fig.update_layout(
@@ -190,5 +206,33 @@ def variants_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str 
         xaxis=dict(title="fraction of weights pruned (%)", tickmode="array", tickvals=levels,
                    ticktext=[f"{100 * fraction_at[lv]:.1f}" for lv in levels], tickangle=-60),
         yaxis=dict(title=y_title or metric), margin=dict(l=60, r=20, t=60, b=60),
+    )
+    return fig
+
+
+def overlay_curves(runs: dict[str, pd.DataFrame], metric: str, title: str = "", y_title: str | None = None) -> go.Figure:
+    """Several runs of one task in one figure, e.g. the episode budget against the equal-updates control:
+    WT blue and RT red as always, one line style per run, error bars where there are 2 seeds or more."""
+    fig = go.Figure()
+    dashes = ("solid", "dash", "dot", "dashdot")
+    levels = sorted({lv for df in runs.values() for lv in df.level.unique()})
+    fraction_at = pd.concat(runs.values()).groupby("level").fraction_pruned.mean()
+    for (label, df), dash in zip(runs.items(), dashes):
+        stats = summarize(df, metric)
+        dense = stats[stats.ticket == "dense"]
+        for ticket in ("winning", "random"):
+            s = pd.concat([dense.assign(ticket=ticket), stats[stats.ticket == ticket]])
+            fig.add_trace(go.Scatter(
+                x=s.level, y=s["mean"], mode="lines+markers", name=f"{NAMES[ticket]}, {label}",
+                line=dict(color=COLORS[ticket], dash=dash), marker=dict(size=4),
+                error_y=dict(type="data", array=s["std"].where(s.seeds >= 2), visible=True, thickness=1),
+                hovertemplate=f"{NAMES[ticket]}, {label}<br>level %{{x}}: {metric} %{{y:.4g}}<extra></extra>",
+            ))
+    fig.update_layout(
+        title=title, template="plotly_white",
+        xaxis=dict(title="fraction of weights pruned (%)", tickmode="array", tickvals=levels,
+                   ticktext=[f"{100 * fraction_at[lv]:.1f}" for lv in levels], tickangle=-60),
+        yaxis=dict(title=y_title or metric), margin=dict(l=60, r=20, t=60, b=60),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
     return fig

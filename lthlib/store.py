@@ -20,9 +20,13 @@ from typing import Any
 import pandas as pd
 import torch
 
+from lthlib.verdicts import output_pruned
+
 SUMMARY_SUFFIX = ".summary.json"
+RECORDED = ("rewind_fraction", "paper_differences")  # in settings.json for readers, not in the run's hash
 RESULT_COLUMNS = [
     "family", "task", "variant", "exclude", "run", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
+    "output_pruned", "rewind_fraction", "paper_differences",
 ]
 
 
@@ -76,9 +80,13 @@ def finished_tickets(root: Path):
             yield summary["settings"], record
 
 
+def hashed_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in settings.items() if k not in RECORDED}
+
+
 def run_name(settings: dict[str, Any]) -> str:
     """<variant>-<hash>: the name of a run's directory."""
-    return f"{settings['variant']}-{settings_hash(settings)}"
+    return f"{settings['variant']}-{settings_hash(hashed_settings(settings))}"
 
 
 def load_results(root: str | Path) -> pd.DataFrame:
@@ -87,7 +95,10 @@ def load_results(root: str | Path) -> pd.DataFrame:
     Columns: family, task, variant, exclude (the parameters kept out of pruning, glob patterns joined
     by ", "; "" when everything is pruned), run (the run directory's name, <variant>-<settings hash>, which
     tells apart runs of one task and variant with other settings, e.g. presets), ticket (dense |
-    winning | random), seed, level, fraction_pruned, metric, value.
+    winning | random), seed, level, fraction_pruned, metric, value; output_pruned (an output layer of
+    the ticket is entirely pruned: `verdicts.OUTPUT_LAYERS`), rewind_fraction (the run's rewind point's
+    share of the training budget, 0 when rewinding to the initial weights) and paper_differences (the
+    config fields in which the run differs from the paper's preset, joined by ", ").
     """
     rows = [
         {
@@ -95,6 +106,9 @@ def load_results(root: str | Path) -> pd.DataFrame:
             "exclude": ", ".join(settings.get("exclude", ())), "run": run_name(settings),
             "ticket": record["ticket"], "seed": record["seed"], "level": record["level"],
             "fraction_pruned": record["fraction_pruned"], "metric": metric, "value": value,
+            "output_pruned": output_pruned(settings["family"], record["layer_fractions_pruned"]),
+            "rewind_fraction": settings["rewind_fraction"],
+            "paper_differences": ", ".join(sorted(settings["paper_differences"])),
         }
         for settings, record in finished_tickets(Path(root))
         for metric, value in record["metrics"].items()
@@ -102,11 +116,26 @@ def load_results(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
+def load_budgets(root: str | Path) -> pd.DataFrame:
+    """What every finished ticket trained on: family, task, variant, exclude, run, ticket, seed, level,
+    updates, samples (env steps or tokens), both counted from the ticket's own start (for a late-rewound
+    winning ticket, the rewind point), and rewind_fraction (the run's)."""
+    rows = [
+        {"family": settings["family"], "task": settings["task"], "variant": settings["variant"],
+         "exclude": ", ".join(settings.get("exclude", ())), "run": run_name(settings), "ticket": record["ticket"],
+         "seed": record["seed"], "level": record["level"], "updates": record["stats"]["updates"],
+         "samples": record["stats"]["samples"], "rewind_fraction": settings["rewind_fraction"]}
+        for settings, record in finished_tickets(Path(root))
+    ]
+    return pd.DataFrame(rows, columns=["family", "task", "variant", "exclude", "run", "ticket", "seed", "level",
+                                       "updates", "samples", "rewind_fraction"])
+
+
 def variant_runs(root: str | Path) -> list[Path]:
     """`root` and the runs beside it with the same settings but another variant (for one figure)."""
     root = Path(root)
-    mine = read_json(root / "settings.json")
-    same = lambda other: {**other, "variant": mine["variant"]} == mine  # noqa: E731
+    mine = hashed_settings(read_json(root / "settings.json"))
+    same = lambda other: {**hashed_settings(other), "variant": mine["variant"]} == mine  # noqa: E731
     return [root] + [
         path.parent for path in sorted(root.parent.glob("*/settings.json"))
         if path.parent != root and same(read_json(path))

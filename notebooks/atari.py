@@ -18,8 +18,8 @@
 #
 # The paper's pixel-control experiment: a convolutional actor-critic (Table A1: four 64-channel
 # conv + max-pool blocks, 1920 → 512 → 512, policy and value heads) trained on an ALE game by A2C
-# with a clamped importance factor, pruned globally, rewound to the weights after the first epoch,
-# retrained. A ticket's reward is the mean score of its last L full games (not lives). The paper's
+# with a clamped importance factor, pruned globally, rewound to the weights after the first
+# 1/25 of the batches (the paper's epoch 1 of 25, kept at every preset), retrained. A ticket's reward is the mean score of its last L full games (not lives). The paper's
 # nine games: Assault, Berzerk, Breakout, Centipede, Kangaroo, Krull, Qbert, Seaquest,
 # SpaceInvaders; any game ale-py ships works.
 

@@ -19,7 +19,7 @@
 # Do sparse *winning tickets* exist in reinforcement learning? Following Yu et al. (ICLR 2020), we
 # train an A2C agent (an MLP with a policy and a value head) on a classic-control task, prune it
 # globally by magnitude (weights and biases of all layers pooled), rewind the survivors to their
-# values after the first epoch (late rewinding), retrain, and repeat 20 times. At each level a
+# values after the first 1/20 of the episodes (late rewinding: the paper's epoch 1 of 20, kept at every preset), retrain, and repeat 20 times. At each level a
 # *random ticket* with the same mask but freshly drawn weights is trained the same way.
 #
 # A ticket's reward is the mean return of its last 100 training episodes. Curves show the mean ±

@@ -18,7 +18,7 @@
 #
 # The paper's recurrent NLP experiment: a 2-layer LSTM language model on word-level WikiText-2,
 # pruned globally (embeddings, LSTM weights and biases, decoder, all pooled), rewound to the
-# weights after epoch 1, retrained. The metric is the test **log perplexity** (mean token
+# weights after the first tenth of the batches (the paper's epoch 1 of 10, kept at every preset), retrained. The metric is the test **log perplexity** (mean token
 # negative log-likelihood in nats; lower is better). The paper's claims: winning tickets beat random
 # tickets at every level and stay near the dense net up to ~90% pruned; without late rewinding only
 # intermediate levels suffer; one-shot pruning collapses.

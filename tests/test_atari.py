@@ -86,7 +86,7 @@ def test_smoke_training_prunes_and_keeps_masked_weights_zero():
     mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
     captured = []
     result = A.train(model, mask, cfg, seed=0, rewind_hook=lambda m: captured.append(1))
-    assert result["stats"]["batches"] == cfg.epochs * cfg.batches_per_epoch
+    assert result["stats"]["updates"] == cfg.epochs * cfg.batches_per_epoch
     assert captured == [1]
     for name, p in model.named_parameters():
         assert (p[~mask[name]] == 0).all(), name

@@ -21,7 +21,7 @@ def test_paper_envs_train_at_smoke(env):
     config = cc.config(env, "smoke")
     model = cc.build_model(config, seed=0)
     result = cc.train(model, Mask.ones(model), config, seed=0)
-    assert result["stats"]["env_steps"] > 0
+    assert result["stats"]["samples"] > 0
     assert len(result["history"]["epoch_mean_reward"]) == config.epochs
 
 

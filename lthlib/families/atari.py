@@ -5,7 +5,9 @@ Reads top to bottom: games -> presets -> environments -> model -> losses -> trai
 The paper (ELF, 1024 asynchronous games) fixes: batches of 128 time steps; the importance factor
 pi_current(a) / pi_behaviour(a) clamped at 1.5 (training is slightly off-policy); entropy weight
 0.01; rewards and advantages clipped to [-1, 1]; Adam lr 1e-3, betas (0.9, 0.999), eps 1e-3;
-N = 25 epochs of M = 1000 batches; ticket reward = mean of the last L = 1024 full-game episodes.
+N = 25 epochs of M = 1000 batches; ticket reward = mean of the last L = 1024 full-game episodes; late
+rewinding to the end of epoch 1, i.e. after 1/25 of the batches (every preset keeps that share:
+`rewind_batches`).
 
 Our synchronous stand-in for ELF's asynchrony: each rollout of num_envs x num_steps steps is cut
 into minibatches of 128 time steps (whole env columns, so n-step returns stay intact) that update
@@ -31,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import check_preset, make_config
+from lthlib.configs import check_preset, make_config, rewind_point
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
@@ -88,13 +90,30 @@ class AtariConfig:
     value_coef: float = 0.5  # weight of the squared advantage (R - V)^2
     max_grad_norm: float = 40.0
     importance_clamp: float = 1.5
-    rewind_epochs: int = 1
+    rewind_batches: int | None = None  # late rewinding point, in batches; None: the paper's 1/25 of them
     device: str = field(default="cpu", metadata={"hash": False})
     env_threads: int = field(default=0, metadata={"hash": False})  # ale-py's threads (0: one per core)
+
+    def __post_init__(self):
+        if self.rewind_batches is None:
+            object.__setattr__(self, "rewind_batches", rewind_point(self.total_batches, REWIND_SHARE))
 
     @property
     def task(self) -> str:
         return self.game
+
+    @property
+    def total_batches(self) -> int:
+        return self.epochs * self.batches_per_epoch
+
+    @property
+    def rewind_fraction(self) -> float:
+        """The rewind point's share of the training budget (the paper's: 1/25)."""
+        return self.rewind_batches / self.total_batches
+
+
+REWIND_SHARE = 1 / 25  # the paper rewinds to the end of epoch 1 of N = 25
+REWIND_DEVIATIONS = {"smoke": "4 batches in all: the rewind point, rounded to 1 batch, is 1/4 of them"}
 
 
 # What `cpu` shrinks so that one game's WT/RT curve (one seed, 10 levels) fits in about an hour on 2 cores: Krull's
@@ -113,6 +132,8 @@ def config(game: str, preset: str = "cpu", **overrides) -> AtariConfig:
     if (cfg.num_envs * cfg.num_steps) % cfg.batch_size or cfg.batch_size % cfg.num_steps:
         raise ValueError(f"num_envs x num_steps ({cfg.num_envs} x {cfg.num_steps}) must split into "
                          f"batches of {cfg.batch_size} whole env columns")
+    if not 1 <= cfg.rewind_batches < cfg.total_batches:
+        raise ValueError(f"rewind_batches must lie in [1, {cfg.total_batches}) (the batch budget), got {cfg.rewind_batches!r}")
     return cfg
 
 
@@ -238,10 +259,9 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
             optimizer.step()
             batches += 1
             if batches % cfg.batches_per_epoch == 0:
-                epoch = batches // cfg.batches_per_epoch
                 history.append(float(np.mean(episodes.returns[-cfg.last_episodes:])) if episodes.returns else float("nan"))
-                if rewind_hook is not None and epoch == cfg.rewind_epochs:
-                    rewind_hook(model)
+            if rewind_hook is not None and batches == cfg.rewind_batches:
+                rewind_hook(model)
             if batches >= total_batches:
                 break
     envs.close()
@@ -250,7 +270,7 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
     return {
         "metrics": {"reward": float(np.mean(last)) if last else float("nan")},
         "history": {"epoch_mean_reward": history, "episodes": len(episodes.returns)},
-        "stats": {"env_steps": env_steps, "batches": batches},
+        "stats": {"updates": batches, "samples": env_steps},
     }
 
 

@@ -4,7 +4,8 @@ Reads top to bottom: presets -> environments -> model -> the A2C trainer -> the 
 
 The paper fixes: 32 envs x 4 steps per update (128-step batches), rewards / 100, RMSprop lr 1e-4,
 alpha 0.99, eps 1e-8, ReLU MLPs (Table A1), N epochs of M episodes, ticket reward = mean of the
-last L = 100 episodes, late rewinding to the end of epoch 1. It leaves open, and we choose:
+last L = 100 episodes, late rewinding to the end of epoch 1 of 20, i.e. after 1/20 of the episodes
+(every preset keeps that share: `rewind_episodes`). It leaves open, and we choose:
 discount 0.99, entropy weight 0.01, value-loss weight 0.5, gradient-norm clip 0.5, and one shared
 trunk with a policy head and a value head (so one global ranking covers the whole agent).
 Time-limit truncations bootstrap from the value of the final observation.
@@ -12,8 +13,9 @@ Time-limit truncations bootstrap from the value of the final observation.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import gymnasium as gym
 import numpy as np
@@ -21,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import check_preset, make_config
+from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
@@ -46,12 +48,34 @@ class A2CConfig:
     entropy_coef: float = 0.01  # our choice
     value_coef: float = 0.5  # our choice
     max_grad_norm: float = 0.5  # our choice
-    rewind_epochs: int = 1  # late rewinding point: the weights after this many epochs
+    rewind_episodes: int | None = None  # late rewinding point, in episodes; None: the paper's 1/20 of them
+    # equal_updates: every ticket stops after its dense net's number of updates instead of at the episode
+    # budget (a control: agents that survive longer make more updates); the loop sets max_updates from
+    # the dense net (family.ticket_config)
+    equal_updates: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})
+    max_updates: int | None = field(default=None, metadata={"hash": UNLESS_DEFAULT})  # None: the episode budget
     device: str = "cpu"
+
+    def __post_init__(self):
+        if self.rewind_episodes is None:
+            object.__setattr__(self, "rewind_episodes", rewind_point(self.total_episodes, REWIND_SHARE))
 
     @property
     def task(self) -> str:
         return self.env
+
+    @property
+    def total_episodes(self) -> int:
+        return self.epochs * self.episodes_per_epoch
+
+    @property
+    def rewind_fraction(self) -> float:
+        """The rewind point's share of the training budget (the paper's: 1/20)."""
+        return self.rewind_episodes / self.total_episodes
+
+
+REWIND_SHARE = 1 / 20  # the paper rewinds to the end of epoch 1 of N = 20
+REWIND_DEVIATIONS = {"smoke": "8 episodes in all: the rewind point, rounded to 1 episode, is 1/8 of them"}
 
 
 # Table A1: (hidden widths, N epochs, M episodes per epoch)
@@ -101,7 +125,13 @@ def config(env: str, preset: str = "cpu", **overrides) -> A2CConfig:
         fields.update(_CPU_CHANGES.get(env, {}))
     elif preset == "smoke":
         fields.update(_SMOKE)
-    return make_config(A2CConfig, **fields | overrides)
+    cfg = make_config(A2CConfig, **fields | overrides)
+    if not 1 <= cfg.rewind_episodes < cfg.total_episodes:
+        raise ValueError(f"rewind_episodes must lie in [1, {cfg.total_episodes}) (the episode budget), "
+                         f"got {cfg.rewind_episodes!r}")
+    if cfg.equal_updates and cfg.max_updates is not None:
+        raise ValueError("equal_updates sets max_updates from the dense net: give one of them, not both")
+    return cfg
 
 
 def make_envs(env: str, num_envs: int) -> gym.vector.VectorEnv:
@@ -150,12 +180,14 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
     masking = MaskedTraining(model, mask, optimizer)
 
     total_episodes = config.epochs * config.episodes_per_epoch
-    rewind_after = config.rewind_epochs * config.episodes_per_epoch if rewind_hook else None
+    rewind_after = config.rewind_episodes if rewind_hook else None
     episodes = EpisodeTracker(n)
     obs = torch.as_tensor(envs.reset(seed=seed)[0], device=device)
     env_steps = updates = 0
+    budget_left = ((lambda: updates < config.max_updates) if config.max_updates is not None
+                   else (lambda: len(episodes.returns) < total_episodes))
 
-    while len(episodes.returns) < total_episodes:
+    while budget_left():
         logits, values, actions, rewards, terminated, valid = [], [], [], [], [], []
         for _ in range(config.num_steps):
             step_logits, step_value = model(obs)
@@ -200,13 +232,23 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
 
     envs.close()
     masking.remove()
-    episode_returns = episodes.returns[:total_episodes]
-    per_epoch = np.array(episode_returns).reshape(config.epochs, config.episodes_per_epoch).mean(1)
+    # the episode budget: exactly N x M episodes (the last rollout may end a few more); an update budget
+    # keeps every episode that ended in it
+    episode_returns = episodes.returns[:total_episodes] if config.max_updates is None else episodes.returns
+    epochs = len(episode_returns) // config.episodes_per_epoch
+    per_epoch = np.array(episode_returns[: epochs * config.episodes_per_epoch]).reshape(epochs, -1).mean(1)
     return {
         "metrics": {"reward": float(np.mean(episode_returns[-config.last_episodes:]))},
         "history": {"epoch_mean_reward": per_epoch.tolist()},
-        "stats": {"env_steps": env_steps, "updates": updates},
+        "stats": {"updates": updates, "samples": env_steps, "episodes": len(episode_returns)},
     }
+
+
+def ticket_config(config: A2CConfig, dense_record: dict) -> A2CConfig:
+    """The config a pruned ticket trains with: with `equal_updates`, its dense net's number of updates."""
+    if not config.equal_updates:
+        return config
+    return dataclasses.replace(config, max_updates=dense_record["stats"]["updates"])
 
 
 def ticket_cost(config: dict) -> float:
@@ -224,6 +266,7 @@ class ClassicControl:
     config = staticmethod(config)
     build_model = staticmethod(build_model)
     train = staticmethod(train)
+    ticket_config = staticmethod(ticket_config)
 
 
 FAMILY = ClassicControl()

@@ -5,7 +5,8 @@ Reads top to bottom: presets -> data -> model -> trainer -> the family object.
 The paper fixes: embeddings 650, a 2-layer LSTM with hidden size 650, dropout 0.5 between the
 layers, truncated BPTT 50, batch 30, Adam lr 1e-3, betas (0.9, 0.999), eps 1e-3; 10 epochs per
 ticket; the metric is the test log perplexity (the mean token negative log-likelihood, in nats);
-late rewinding to the weights after epoch 1. It leaves open, and we choose: untied input and
+late rewinding to the weights after epoch 1, i.e. after 1/10 of the training batches (every preset
+keeps that share: `rewind_batches`). It leaves open, and we choose: untied input and
 output embeddings, PyTorch word_language_model's initialisation (embedding and decoder weights
 U(-0.1, 0.1), decoder bias 0), gradient-norm clip 0.25, evaluation batch 10. The vocabulary is
 ordered by training-set frequency, so that an adaptive softmax (the `cpu` preset's only change to
@@ -14,6 +15,7 @@ the architecture) can give the rare words the small clusters.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from lthlib.configs import check_preset, make_config
+from lthlib.configs import check_preset, make_config, rewind_point
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.paths import resolve
@@ -49,7 +51,7 @@ class LSTMConfig:
     eps: float = 1e-3
     epochs: int = 10
     max_grad_norm: float = 0.25  # our choice (paper silent)
-    rewind_epochs: int = 1
+    rewind_batches: int | None = None  # late rewinding point, in batches; None: the paper's 1/10 of them
     train_tokens: int | None = None  # use only the first N training tokens (None: all 2,088,628)
     eval_tokens: int | None = None  # evaluate on the first N valid/test tokens (None: all)
     eval_batch_size: int = 10
@@ -62,6 +64,15 @@ class LSTMConfig:
     @property
     def task(self) -> str:
         return "WikiText-2"
+
+    @property
+    def rewind_fraction(self) -> float:
+        """The rewind point's share of the training budget (the paper's: 1/10)."""
+        return self.rewind_batches / total_batches(self)
+
+
+REWIND_SHARE = 1 / 10  # the paper rewinds to the end of epoch 1 of 10
+REWIND_DEVIATIONS: dict[str, str] = {}
 
 
 # What `cpu` shrinks so that one seed's curve (10 levels) takes about an hour on one idle core: width
@@ -85,7 +96,17 @@ def config(preset: str = "cpu", **overrides) -> LSTMConfig:
     if not 0 <= cfg.dropout < 1:
         raise ValueError(f"dropout must lie in [0, 1), got {cfg.dropout!r}")
     data_dir(cfg)  # a missing dataset is an error before any training
+    if cfg.rewind_batches is None:  # the batch budget depends on the data: counted here
+        cfg = dataclasses.replace(cfg, rewind_batches=rewind_point(total_batches(cfg), REWIND_SHARE))
+    if not 1 <= cfg.rewind_batches < total_batches(cfg):
+        raise ValueError(f"rewind_batches must lie in [1, {total_batches(cfg)}) (the batch budget), got {cfg.rewind_batches!r}")
     return cfg
+
+
+def total_batches(cfg: LSTMConfig) -> int:
+    """The training budget in batches (updates): epochs x truncated-BPTT windows over the training tokens."""
+    tokens = len(load_corpus(data_dir(cfg)).train[: cfg.train_tokens])
+    return cfg.epochs * len(range(0, tokens // cfg.batch_size - 1, cfg.bptt))
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -197,7 +218,7 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
     masking = MaskedTraining(model, mask, optimizer)
     history = {"train_loss": [], "valid_log_ppl": []}
-    tokens_trained = 0
+    tokens_trained = updates = 0
     for epoch in range(cfg.epochs):
         model.train()
         state, epoch_loss, batches = None, 0.0, 0
@@ -215,17 +236,17 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
             nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
             optimizer.step()
             epoch_loss, batches = epoch_loss + loss.item(), batches + 1
-            tokens_trained += targets.numel()
+            tokens_trained, updates = tokens_trained + targets.numel(), updates + 1
+            if rewind_hook is not None and updates == cfg.rewind_batches:
+                rewind_hook(model)
         history["train_loss"].append(epoch_loss / batches)
         history["valid_log_ppl"].append(log_perplexity(model, valid_ids, cfg))
-        if rewind_hook is not None and epoch + 1 == cfg.rewind_epochs:
-            rewind_hook(model)
     masking.remove()
     test = log_perplexity(model, test_ids, cfg)
     return {
         "metrics": {"test_log_ppl": test, "test_ppl": math.exp(test), "valid_log_ppl": history["valid_log_ppl"][-1]},
         "history": history,
-        "stats": {"tokens_trained": tokens_trained},
+        "stats": {"updates": updates, "samples": tokens_trained},
     }
 
 

@@ -1,0 +1,157 @@
+"""The machinery of judging one claim of the paper: its parts, each judged by `lthlib.verdicts`' rule
+or marked indicative (and why), and the claim's status from its parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from lthlib.analysis import by_seed, describe_levels, judged_levels, learned, main_runs
+from lthlib.configs import keeps_share
+from lthlib.families import atari, classic_control, lstm_lm, transformer_mt
+from lthlib.verdicts import MIN_SEEDS, compare, margin_for
+
+SHOWN, PARTLY, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
+    "shown", "partly shown", "not shown", "indicative", "not testable here", "pending")
+STATUSES = {
+    SHOWN: "our runs agree, on every part of the claim",
+    PARTLY: "our runs agree on some parts (the others disagree or are not judged)",
+    NOT_SHOWN: "our runs disagree",
+    INDICATIVE: "evidence from fewer than 3 seeds, a run off the paper's rewinding proportion or a stand-in model: "
+                "a direction, not a verdict",
+    NOT_TESTABLE: "needs what did not run here: the paper's Transformers on WMT'14, or Atari agents that learn at "
+                  "this budget",
+    PENDING: "testable here, not run yet",
+}
+REWIND_SHARE = {m.FAMILY.name: m.REWIND_SHARE for m in (classic_control, atari, lstm_lm, transformer_mt)}
+METRIC = {"classic_control": "reward", "atari": "reward", "lstm_lm": "test_log_ppl", "transformer_mt": "bleu"}
+HIGHER_IS_BETTER = {"classic_control": True, "atari": True, "lstm_lm": False, "transformer_mt": True}
+STAND_IN = "stand-in: a small Transformer on Multi30k, not Base or Big on WMT'14"
+# Atari claims relative to the dense net need a dense net that learned; ATARI_LEARNED: its agents at all
+DENSE_LEARNED, ATARI_LEARNED = "dense", "agents"
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    holds: bool | None  # None: not judged at all (the reason is in the text)
+    judged: bool  # enough seeds, the paper's rewinding proportion, the paper's model
+    text: str
+    scale: str = ""
+    missing: bool = False  # no run yet (else, with holds None: a run that cannot be judged)
+
+
+def status_of(parts: list[Part]) -> str:
+    decided = [p for p in parts if p.holds is not None]
+    judged = [p for p in decided if p.judged]
+    if not decided:
+        return PENDING if any(p.missing for p in parts) else NOT_TESTABLE
+    if not judged:
+        return INDICATIVE
+    if all(p.holds for p in judged):
+        return SHOWN if len(judged) == len(parts) else PARTLY
+    return PARTLY if any(p.holds for p in judged) else NOT_SHOWN
+
+
+class Results:
+    """The main runs of the results table, and what the claims ask of them."""
+
+    def __init__(self, df: pd.DataFrame, random_policy: dict[str, float] | None = None):
+        self.df, self.to_beat = main_runs(df), random_policy or {}
+
+    def run(self, family: str, task: str, variant: str, exclude: str | None = "") -> pd.DataFrame:
+        rows = self.df[(self.df.family == family) & (self.df.task == task) & (self.df.variant == variant)
+                       & (self.df.metric == METRIC[family])]
+        return rows if exclude is None else rows[rows.exclude == exclude]
+
+    def atari_gate(self, game: str, needs: str) -> str:
+        """Why a game's tickets are not judged ("" when they are): its agents, or its dense net, did not learn."""
+        rows, to_beat = self.run("atari", game, "iterative-late"), self.to_beat.get(game)
+        if to_beat is None or rows.empty:
+            return ""
+        has_learned, scores = learned(rows, to_beat)
+        if not has_learned:
+            return (f"neither the dense agent ({scores['dense']:.1f}) nor its tickets (mean WT {scores['winning']:.1f}, "
+                    f"RT {scores['random']:.1f}) clearly beat a random policy (to beat: {to_beat:.1f}): not judged")
+        if needs == DENSE_LEARNED and scores["dense"] <= to_beat:
+            return (f"its dense net ({scores['dense']:.1f}) is below a random policy's score to beat ({to_beat:.1f}), so a "
+                    "claim measured against it is not judged")
+        return ""
+
+
+def _why_not_judged(runs: list[pd.DataFrame]) -> list[str]:
+    """What keeps a part from being judged: too few seeds, or a late-rewound run off the paper's proportion."""
+    reasons = []
+    seeds = min(r.seed.nunique() for r in runs)
+    if seeds < MIN_SEEDS:
+        reasons.append(f"{seeds} seed{'s' if seeds > 1 else ''}")
+    for r in runs:
+        family, fraction = r.family.iloc[0], r.rewind_fraction.iloc[0]
+        if fraction > 0 and not keeps_share(fraction, REWIND_SHARE[family]):
+            reasons.append(f"{r.variant.iloc[0]} rewinds at {fraction:.0%} of its budget, the paper at "
+                           f"{REWIND_SHARE[family]:.0%}: to be rerun")
+    return list(dict.fromkeys(reasons))
+
+
+def _scale(runs: list[pd.DataFrame]) -> str:
+    differences = sorted({d for r in runs for d in r.paper_differences.iloc[0].split(", ") if d})
+    return "the paper's preset" if not differences else "reduced: " + ", ".join(differences)
+
+
+def part(name: str, runs: list[pd.DataFrame], holds: bool, text: str, stand_in: bool = False) -> Part:
+    reasons = _why_not_judged(runs) + ([STAND_IN] if stand_in else [])
+    suffix = f" (indicative: {'; '.join(reasons)})" if reasons else ""
+    return Part(name, holds, not reasons, f"{name}: {text}{suffix}", STAND_IN if stand_in else _scale(runs))
+
+
+def missing(name: str, what: str) -> Part:
+    return Part(name, None, False, f"{name}: no committed {what} yet", missing=True)
+
+
+def levels_won(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame],
+                levels: list[int]) -> list[int]:
+    """Levels at which ticket kind a[0] of run a[1] beats ticket kind b[0] of run b[1] under the rule."""
+    family = rows.family.iloc[0]
+    margin = margin_for(family, by_seed(rows, "dense").mean())
+    return [k for k in levels if compare(by_seed(a[1], a[0], k), by_seed(b[1], b[0], k), margin,
+                                         HIGHER_IS_BETTER[family]).better]
+
+
+def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterative-late", exclude: str = "",
+                share: float = 1 / 3, stand_in: bool = False) -> Part:
+    """The WT beats its RT at `share` of the judged levels (or more)."""
+    rows = results.run(family, task, variant, exclude)
+    levels = judged_levels(rows)
+    if not levels:
+        return missing(task, f"{variant} run")
+    wins = levels_won(rows, ("winning", rows), ("random", rows), levels)
+    return part(task, [rows], len(wins) >= share * len(levels),
+                 f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}", stand_in)
+
+
+def variant_helps(results: Results, family: str, task: str, better: str, worse: str, label: str,
+                  stand_in: bool = False) -> Part:
+    """The WTs of `better` beat those of `worse`: per seed, the mean over their common judged levels."""
+    a, b = results.run(family, task, better), results.run(family, task, worse)
+    levels = sorted(set(judged_levels(a)) & set(judged_levels(b)))
+    if not levels:
+        return missing(f"{task}, {label}", f"{better} and {worse} runs")
+    wt_a, wt_b = (by_seed(r[r.level.isin(levels)], "winning") for r in (a, b))
+    result = compare(wt_a, wt_b, margin_for(family, by_seed(a, "dense").mean()), HIGHER_IS_BETTER[family])
+    return part(f"{task}, {label}", [a, b], result.better,
+                 f"mean WT over levels {describe_levels(levels)}: {better} {wt_a.mean():.4g} vs {worse} "
+                 f"{wt_b.mean():.4g} ({result})", stand_in)
+
+
+
+
+def off_share_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """The late-rewound runs of `df` whose rewind point is not at the paper's share of their budget: their
+    verdicts are indicative until they are rerun."""
+    runs = df.drop_duplicates("run")
+    runs = runs[runs.rewind_fraction > 0]
+    off = runs[[not keeps_share(f, REWIND_SHARE[family]) for family, f in zip(runs.family, runs.rewind_fraction)]]
+    return pd.DataFrame({"task": off.task, "variant": off.variant, "run": off.run,
+                         "rewinds at (share of its budget)": off.rewind_fraction.map("{:.0%}".format),
+                         "the paper's share": off.family.map(REWIND_SHARE).map("{:.0%}".format)})

@@ -1,0 +1,105 @@
+"""One rule, written once, for every verdict the book states: paired results across seeds.
+
+Whether A beats B (a winning ticket its random ticket at one level, one variant's winning tickets
+another's): for every seed that ran both, d = A - B (B - A where lower is better). A beats B when
+
+- the mean of d exceeds a practical margin, a fixed share of the dense net's |metric| (`MARGIN`), and
+- a one-sided paired t-test of mean(d) > 0 gives p < `ALPHA`, over at least `MIN_SEEDS` seeds.
+
+At n = 3 the t-test is the test a statistician would accept (a sign test cannot reach p < 0.05 with
+fewer than 5 pairs): it needs a large effect, consistent across seeds. With fewer seeds nothing is
+decided: the direction of the mean (beyond the margin) is *indicative*, and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+ALPHA = 0.05
+MIN_SEEDS = 3
+# the practical margin, as a share of the dense net's |metric| (mean over seeds)
+MARGIN = {"classic_control": 0.05, "atari": 0.05, "lstm_lm": 0.01, "transformer_mt": 0.02}
+MARGIN_OF = {"classic_control": "reward", "atari": "score", "lstm_lm": "test log perplexity",
+             "transformer_mt": "BLEU"}
+# Parameters whose complete pruning leaves an output that ignores its input: a policy or value head, a
+# decoder's output projection (the Transformer's is its shared embedding). Such levels are marked on the
+# curves and left out of every verdict: both tickets are then the same constant function.
+OUTPUT_LAYERS = {
+    "classic_control": ("policy.weight", "value.weight"),
+    "atari": ("policy.weight", "value.weight"),
+    "lstm_lm": ("decoder.weight", "decoder.head.weight"),
+    "transformer_mt": ("embedding.weight",),
+}
+
+
+def output_pruned(family: str, layer_fractions: dict[str, float]) -> bool:
+    """Whether a ticket has one of its family's output layers entirely pruned."""
+    return any(layer_fractions.get(name, 0.0) >= 1.0 for name in OUTPUT_LAYERS.get(family, ()))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A against B over paired seeds; `gain` is mean(d), positive when A is better."""
+
+    seeds: int
+    gain: float
+    margin: float
+    p_value: float  # NaN with fewer than MIN_SEEDS seeds
+
+    @property
+    def judged(self) -> bool:
+        return self.seeds >= MIN_SEEDS
+
+    @property
+    def better(self) -> bool:
+        """A beats B under the rule (with too few seeds: the mean points that way, beyond the margin)."""
+        return self.gain > self.margin and (not self.judged or self.p_value < ALPHA)
+
+    def __str__(self) -> str:
+        test = f", p = {self.p_value:.3f}" if self.judged else ""
+        return f"{self.gain:+.3g} over {self.seeds} seed{'s' if self.seeds != 1 else ''}{test}"
+
+
+def compare(a: pd.Series, b: pd.Series, margin: float, higher_is_better: bool = True) -> Comparison:
+    """`a` against `b`, both indexed by seed; only the seeds in both count."""
+    seeds = a.index.intersection(b.index)
+    d = (a[seeds] - b[seeds]).to_numpy(dtype=float) * (1.0 if higher_is_better else -1.0)
+    n = len(d)
+    gain = float(d.mean()) if n else float("nan")
+    p_value = float("nan")
+    if n >= MIN_SEEDS:
+        if np.allclose(d, d[0]):  # no spread: the t statistic is undefined, the sign decides
+            p_value = 0.0 if d[0] > 0 else 1.0
+        else:
+            p_value = float(stats.ttest_1samp(d, 0.0, alternative="greater").pvalue)
+    return Comparison(n, gain, margin, p_value)
+
+
+def equivalent(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, int, float]:
+    """Whether A and B are within `margin` of each other on average over paired seeds: (holds, seeds, |mean d|)."""
+    seeds = a.index.intersection(b.index)
+    gap = float(abs((a[seeds] - b[seeds]).mean())) if len(seeds) else float("nan")
+    return bool(gap <= margin), len(seeds), gap
+
+
+def margin_for(family: str, dense_mean: float) -> float:
+    return MARGIN[family] * abs(dense_mean)
+
+
+def rules() -> list[str]:
+    """The rule and its numbers, in words, for the book."""
+    margins = ", ".join(f"{MARGIN[f]:.0%} of the dense net's {MARGIN_OF[f]} ({f})" for f in MARGIN)
+    return [
+        f"A beats B (a winning ticket its random ticket at one level, or one variant's winning tickets "
+        f"another's): the mean paired difference over seeds exceeds a practical margin ({margins}) and a "
+        f"one-sided paired t-test gives p < {ALPHA} over at least {MIN_SEEDS} seeds.",
+        f"With fewer than {MIN_SEEDS} seeds no claim is shown or not shown: it is *indicative*, and its "
+        "evidence says how many seeds.",
+        "Levels where an output layer is entirely pruned (" + "; ".join(
+            f"{f}: {', '.join(layers)}" for f, layers in OUTPUT_LAYERS.items())
+        + ") are left out: both tickets are then the same constant function.",
+    ]
