@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
 from lthlib.plots import summarize
 from lthlib.verdicts import MIN_SEEDS, compare, margin_for
 
@@ -63,13 +64,22 @@ def is_control(df: pd.DataFrame) -> pd.Series:
     return df.paper_differences.str.split(", ").map(lambda fields: any(f in CONTROL_FIELDS for f in fields))
 
 
+def keeps_paper_share(df: pd.DataFrame) -> pd.Series:
+    """Rows of runs that rewind to the initial weights or at the paper's share of their budget."""
+    return pd.Series([f == 0 or keeps_share(f, PAPER_REWIND_SHARE[family]) for family, f in
+                      zip(df.family, df.rewind_fraction)], index=df.index, dtype=bool)
+
+
 def main_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the largest run (most tickets) of each (family, task, variant, pruning scope), controls
-    aside: e.g. the cpu preset's run rather than a smoke sweep published beside it."""
+    """The rows of the main run of each (family, task, variant, pruning scope), controls aside: the largest
+    (most tickets) of those at the paper's rewinding share, else the largest: e.g. the cpu preset's run
+    rather than a smoke sweep published beside it, and a rerun at the paper's proportion rather than the
+    run it replaces."""
     df = df[~is_control(df)]
-    size = df.groupby(["family", "task", "variant", "exclude", "run"]).size().rename("n").reset_index()
-    biggest = size.sort_values("n", ascending=False).drop_duplicates(["family", "task", "variant", "exclude"])
-    return df[df.run.isin(biggest.run)]
+    size = (df.assign(keeps=keeps_paper_share(df)).groupby(["family", "task", "variant", "exclude", "run"])
+            .agg(n=("value", "size"), keeps=("keeps", "all")).reset_index())
+    main = size.sort_values(["keeps", "n"], ascending=False).drop_duplicates(["family", "task", "variant", "exclude"])
+    return df[df.run.isin(main.run)]
 
 
 def describe_levels(levels) -> str:

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, judged_levels, learned, main_runs
-from lthlib.configs import keeps_share
-from lthlib.families import atari, classic_control, lstm_lm, transformer_mt
+from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
 from lthlib.verdicts import MIN_SEEDS, compare, margin_for
 
 SHOWN, PARTLY, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
@@ -24,7 +23,6 @@ STATUSES = {
                   "this budget",
     PENDING: "testable here, not run yet",
 }
-REWIND_SHARE = {m.FAMILY.name: m.REWIND_SHARE for m in (classic_control, atari, lstm_lm, transformer_mt)}
 METRIC = {"classic_control": "reward", "atari": "reward", "lstm_lm": "test_log_ppl", "transformer_mt": "bleu"}
 HIGHER_IS_BETTER = {"classic_control": True, "atari": True, "lstm_lm": False, "transformer_mt": True}
 STAND_IN = "stand-in: a small Transformer on Multi30k, not Base or Big on WMT'14"
@@ -88,9 +86,9 @@ def _why_not_judged(runs: list[pd.DataFrame]) -> list[str]:
         reasons.append(f"{seeds} seed{'s' if seeds > 1 else ''}")
     for r in runs:
         family, fraction = r.family.iloc[0], r.rewind_fraction.iloc[0]
-        if fraction > 0 and not keeps_share(fraction, REWIND_SHARE[family]):
+        if fraction > 0 and not keeps_share(fraction, PAPER_REWIND_SHARE[family]):
             reasons.append(f"{r.variant.iloc[0]} rewinds at {fraction:.0%} of its budget, the paper at "
-                           f"{REWIND_SHARE[family]:.0%}: to be rerun")
+                           f"{PAPER_REWIND_SHARE[family]:.0%}: to be rerun")
     return list(dict.fromkeys(reasons))
 
 
@@ -151,7 +149,7 @@ def off_share_runs(df: pd.DataFrame) -> pd.DataFrame:
     verdicts are indicative until they are rerun."""
     runs = df.drop_duplicates("run")
     runs = runs[runs.rewind_fraction > 0]
-    off = runs[[not keeps_share(f, REWIND_SHARE[family]) for family, f in zip(runs.family, runs.rewind_fraction)]]
+    off = runs[[not keeps_share(f, PAPER_REWIND_SHARE[family]) for family, f in zip(runs.family, runs.rewind_fraction)]]
     return pd.DataFrame({"task": off.task, "variant": off.variant, "run": off.run,
                          "rewinds at (share of its budget)": off.rewind_fraction.map("{:.0%}".format),
-                         "the paper's share": off.family.map(REWIND_SHARE).map("{:.0%}".format)})
+                         "the paper's share": off.family.map(PAPER_REWIND_SHARE).map("{:.0%}".format)})

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from lthlib.lottery import Lottery, tickets_done, check_seeds, run_root
 from lthlib.paths import resolve
-from lthlib.store import finished_tickets, load_results, publish
+from lthlib.store import finished_tickets, publish
 
 
 @dataclass(frozen=True)

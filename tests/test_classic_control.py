@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 import torch
 
 from lthlib import Mask
+from lthlib.episodes import EpisodeTracker
 from lthlib.families import classic_control as cc
 
 
@@ -48,8 +50,42 @@ def test_model_sizes_and_seeded_init():
         ("MountainCarContinuous-v0", "cpu", {}, "Discrete actions"),
         ("CartPole-v0", "gpu", {}, "unknown preset 'gpu'.*smoke.*cpu.*paper"),
         ("CartPole-v0", "cpu", {"epoch": 3}, "unknown config fields.*epochs"),
+        ("CartPole-v0", "cpu", {"env_backend": "envpool"}, "envpool.*runs.*Acrobot-v1"),
+        ("Acrobot-v1", "cpu", {"env_backend": "brax"}, "env_backend must be one of"),
     ],
 )
 def test_bad_input_is_refused_clearly(env, preset, overrides, message):
     with pytest.raises(ValueError, match=message):
         cc.config(env, preset, **overrides)
+
+
+@pytest.mark.parametrize("env", cc.ENVPOOL_ENVS)
+def test_envpool_backend_is_the_default_where_it_has_the_env_and_is_deterministic(env):
+    config = cc.config(env, "smoke")
+    assert config.env_backend == "envpool"
+    assert cc.config("MountainCar-v0", "smoke").env_backend == "gymnasium"  # any other id: gymnasium
+    runs = []
+    for _ in range(2):
+        model = cc.build_model(config, seed=0)
+        runs.append(cc.train(model, Mask.ones(model), config, seed=3_000_000_000))  # a derived seed: beyond int32
+    assert runs[0]["metrics"] == runs[1]["metrics"] and runs[0]["stats"] == runs[1]["stats"]
+
+
+def test_both_backends_play_the_same_task():
+    """One env id is one task in every backend: random play scores alike (same episode limits and rewards)."""
+    for env, steps in (("Acrobot-v1", 600), ("LunarLander-v3", 400)):
+        scores = {}
+        for backend in cc.BACKENDS:
+            envs = cc.make_envs(env, 16, backend, seed=0)
+            envs.reset(**({"seed": 0} if backend == "gymnasium" else {}))
+            tracker, rng = EpisodeTracker(16), np.random.default_rng(0)
+            for _ in range(steps):
+                _, reward, term, trunc, _ = envs.step(rng.integers(envs.single_action_space.n if backend == "gymnasium"
+                                                                   else envs.action_space.n, size=16))
+                tracker.step(reward, term, trunc)
+            envs.close()
+            scores[backend] = np.array(tracker.returns)
+        gym_scores, pool_scores = scores["gymnasium"], scores["envpool"]
+        assert len(gym_scores) >= 16 and len(pool_scores) >= 16
+        spread = np.sqrt(gym_scores.var() / len(gym_scores) + pool_scores.var() / len(pool_scores))
+        assert abs(gym_scores.mean() - pool_scores.mean()) < 4 * spread + 1e-6, (env, gym_scores.mean(), pool_scores.mean())

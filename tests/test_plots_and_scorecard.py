@@ -116,6 +116,8 @@ def test_classic_claims_are_judged_on_three_seeds_and_only_indicated_on_one():
     claim = CLAIMS[0][1]
     assert card.loc[claim, "status"] == SHOWN
     assert "CartPole-v0: WT beats RT at levels 1–3 of 1–3" in card.loc[claim, "our evidence"]
+    assert card.loc["WT raises the reward above the dense net on Berzerk and Qbert", "status"] == PENDING  # no runs
+    assert describe_levels([1, 2, 3, 5, 7, 8]) == "1–3, 5, 7–8"
     one_seed = scorecard(pd.concat([classic(task=env, seeds=1) for env in envs])).set_index("claim")
     assert one_seed.loc[claim, "status"] == INDICATIVE and "(indicative: 1 seed)" in one_seed.loc[claim, "our evidence"]
     no_effect = scorecard(pd.concat([classic(task=env, rt=(190, 185, 180)) for env in envs])).set_index("claim")

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import check_preset, make_config, rewind_point
+from lthlib.configs import PAPER_REWIND_SHARE, check_preset, make_config, rewind_point
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
@@ -112,7 +112,7 @@ class AtariConfig:
         return self.rewind_batches / self.total_batches
 
 
-REWIND_SHARE = 1 / 25  # the paper rewinds to the end of epoch 1 of N = 25
+REWIND_SHARE = PAPER_REWIND_SHARE["atari"]
 REWIND_DEVIATIONS = {"smoke": "4 batches in all: the rewind point, rounded to 1 batch, is 1/4 of them"}
 
 

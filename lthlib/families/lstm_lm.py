@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from lthlib.configs import check_preset, make_config, rewind_point
+from lthlib.configs import PAPER_REWIND_SHARE, check_preset, make_config, rewind_point
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.paths import resolve
@@ -71,7 +71,7 @@ class LSTMConfig:
         return self.rewind_batches / total_batches(self)
 
 
-REWIND_SHARE = 1 / 10  # the paper rewinds to the end of epoch 1 of 10
+REWIND_SHARE = PAPER_REWIND_SHARE["lstm_lm"]
 REWIND_DEVIATIONS: dict[str, str] = {}
 
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import check_preset, make_config, rewind_point
+from lthlib.configs import PAPER_REWIND_SHARE, check_preset, make_config, rewind_point
 from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
@@ -113,7 +113,7 @@ class TransformerConfig:
         return self.rewind_updates / self.updates
 
 
-REWIND_SHARE = 1000 / 50_000  # the paper rewinds to update 1,000 of 50,000
+REWIND_SHARE = PAPER_REWIND_SHARE["transformer_mt"]
 REWIND_DEVIATIONS = {"smoke": "6 updates in all: the rewind point, rounded to 1 update, is 1/6 of them"}
 
 _PRESETS = {
