@@ -1,6 +1,7 @@
 """lthlib: lottery tickets beyond image classification (Yu et al., ICLR 2020), as a thin library."""
 
-from lthlib.lottery import VARIANTS, Lottery, run_lottery
+from lthlib.lottery import run_lottery
+from lthlib.runs import VARIANTS, Lottery
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.pruning import fraction_pruned_at, prune_global

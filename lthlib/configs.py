@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from typing import Any
 
 PRESETS = ("smoke", "cpu", "paper")
@@ -20,12 +22,67 @@ def check_preset(preset: str) -> None:
 
 
 def make_config(cls: type, **fields: Any):
-    """`cls(**fields)`, refusing unknown fields by name; lists become tuples (JSON and papermill give lists)."""
+    """`cls(**fields)`, refusing unknown fields by name and values of the wrong type or range (`check_field`);
+    lists become tuples (JSON and papermill give lists)."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(fields) - names
     if unknown:
         raise ValueError(f"unknown config fields {sorted(unknown)}; valid: {sorted(names)}")
-    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()})
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    hints, ranges = typing.get_type_hints(cls), getattr(cls, "RANGES", {})
+    for name, value in fields.items():
+        check_field(cls.__name__, name, value, hints[name], ranges.get(name))
+    return cls(**fields)
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    """Whether `value` has the type `annotation` names: int (not bool), float (an int too), bool, str, None,
+    unions, tuple[X, ...] and tuple[X, Y]."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_matches(v, a) for v, a in zip(value, args))
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _type_name(annotation: Any) -> str:
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string", type(None): "None"}
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_type_name(args[0]).removeprefix('an ').removeprefix('a ')}s"
+        return f"a list of {len(args)} numbers"
+    return names.get(annotation, getattr(annotation, "__name__", str(annotation)))
+
+
+def check_field(owner: str, name: str, value: Any, annotation: Any, allowed: tuple | None) -> None:
+    """Refuse a config value of the wrong type, or out of its range, naming the field, the value and what
+    is allowed. Numbers (and the numbers in a list) must lie in `allowed` = (low, high), either None for
+    no bound; without one an integer must be at least 1 and a float at least 0."""
+    if not _matches(value, annotation):
+        raise ValueError(f"{owner} field {name!r} must be {_type_name(annotation)}, got {value!r} "
+                         f"({type(value).__name__})")
+    numbers = [v for v in (value if isinstance(value, tuple) else (value,))
+               if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    for v in numbers:
+        low, high = allowed or ((1 if isinstance(v, int) else 0), None)
+        if (low is not None and v < low) or (high is not None and v > high):
+            bounds = (f"at least {low}" if high is None else f"at most {high}" if low is None
+                      else f"between {low} and {high}")
+            raise ValueError(f"{owner} field {name!r} must be {bounds}, got {value!r}")
 
 
 def hashed_fields(config) -> dict[str, Any]:

@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 
+from lthlib import parameters
 from lthlib.configs import paper_differences
 from lthlib.family import Family
-from lthlib.lottery import Lottery, check_seeds, run_lottery
+from lthlib.lottery import run_lottery
+from lthlib.runs import Lottery, check_seeds
 from lthlib.paths import resolve
 from lthlib.store import publish
 
 
+def check_parameters(namespace: dict, notebook: str) -> TextIO | None:
+    """A notebook's first step: refuse unknown parameter names and wrong types (`lthlib.parameters`).
+
+    Returns the terminal's stream under papermill (the kernel's own stderr, which papermill's terminal
+    shows), else None: pass it on as `log` so that the config and the progress reach the terminal too.
+    """
+    parameters.check(namespace, notebook)
+    return sys.__stderr__ if parameters.under_papermill(namespace) else None
+
+
 def resolve_device(device: str) -> str:
     """"auto" -> cuda where a GPU is visible, else cpu; a CUDA device with no GPU visible is an error."""
+    parameters.check_device(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU here; use device 'cpu' or 'auto'")
     return device
 
 
+def say(text: str, log: TextIO | None = None) -> None:
+    print(text)
+    if log is not None:
+        print(text, file=log, flush=True)
+
+
 def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: float, levels: int,
-            seeds, exclude: tuple[str, ...] = (), **overrides: Any) -> tuple[Any, Lottery, list[int]]:
-    """Check every parameter before any training; print the config and how it differs from `paper`.
+            seeds, exclude: tuple[str, ...] = (), log: TextIO | None = None, **overrides: Any) -> tuple[Any, Lottery, list[int]]:
+    """Check every parameter before any training; print the config and how it differs from `paper`
+    (to `log` too: the terminal under papermill).
 
     `exclude`: glob patterns of parameters never pruned (the lottery's); `overrides`: config fields
     (a `device` of "auto" becomes cuda where a GPU is visible, else cpu).
@@ -35,21 +54,25 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
         overrides["device"] = resolve_device(overrides["device"])
     config = family.config(task, preset, **overrides)
     if preset == "paper" and getattr(config, "device", "cpu") == "cpu" and getattr(family, "paper_needs_gpu", False):
-        warnings.warn(f"the paper preset of {family.name} on a CPU takes many hours per ticket: "
-                      f"it is meant for a GPU (device 'cuda'); the cpu preset fits a CPU", stacklevel=2)
+        message = (f"the paper preset of {family.name} on a CPU takes many hours per ticket: "
+                   f"it is meant for a GPU (device 'cuda'); the cpu preset fits a CPU")
+        warnings.warn(message, stacklevel=2)
+        if log is not None:
+            print("warning:", message, file=log, flush=True)
     lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude))
     seeds = check_seeds(seeds)
     differences = paper_differences(family, config)
-    print(config)
-    print("differences from the paper preset (ours, paper):", differences or "none")
+    say(str(config), log)
+    say(f"differences from the paper preset (ours, paper): {differences or 'none'}", log)
     return config, lottery, seeds
 
 
 def run(family: Family, config: Any, lottery: Lottery, seeds: list[int], runs_dir: str, workers: int,
-        publish_to: str = "") -> Path:
-    """Run or resume the lottery; with `publish_to`, also write the run's summary there for the book."""
-    root = run_lottery(family, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers)
-    print("run directory:", root)
+        publish_to: str = "", log: TextIO | None = None) -> Path:
+    """Run or resume the lottery; with `publish_to`, also write the run's summary there for the book.
+    With `log`, a text progress line per finished ticket goes there (the widget bar stays in the notebook)."""
+    root = run_lottery(family, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers, log=log)
+    say(f"run directory: {root}", log)
     if publish_to:
-        print("summary:", publish(root, resolve(publish_to)))
+        say(f"summary: {publish(root, resolve(publish_to))}", log)
     return root

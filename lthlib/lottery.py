@@ -13,128 +13,28 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import hashlib
 import math
 import multiprocessing
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lthlib.configs import hashed_fields, paper_differences
 from lthlib.family import Family
 from lthlib.masks import Mask
-from lthlib.pruning import check_pruning_rate, fraction_pruned_at, prune_global
-from lthlib.store import RECORDED, atomic_copy, atomic_torch_save, atomic_write_json, read_json, run_name
-
-# variant -> (iterative pruning?, late rewinding?)
-VARIANTS = {
-    "iterative-late": (True, True),
-    "iterative-reset": (True, False),
-    "oneshot-late": (False, True),
-    "oneshot-reset": (False, False),
-}
-
-
-@dataclass(frozen=True)
-class Lottery:
-    """How tickets are found; the family's config says how each is trained."""
-
-    variant: str = "iterative-late"  # see VARIANTS: iterative or one-shot; late rewinding or reset to init
-    pruning_rate: float = 0.2  # p: fraction of the alive weights each iteration removes
-    levels: int = 20  # pruning iterations after the dense run (level 0)
-    exclude: tuple[str, ...] = ()  # glob patterns of parameter names never pruned, e.g. ("embedding.*",)
-
-    def __post_init__(self):
-        if self.variant not in VARIANTS:
-            raise ValueError(f"unknown variant {self.variant!r}; choose one of {sorted(VARIANTS)}")
-        check_pruning_rate(self.pruning_rate)
-        if not isinstance(self.levels, int) or self.levels < 0:
-            raise ValueError(f"levels must be a non-negative integer, got {self.levels!r}")
-
-    @property
-    def iterative(self) -> bool:
-        return VARIANTS[self.variant][0]
-
-    @property
-    def late_rewinding(self) -> bool:
-        return VARIANTS[self.variant][1]
-
-
-def check_seeds(seeds) -> list[int]:
-    """A list of non-negative ints; also accepts "0,1,2" or "[0, 1, 2]" (papermill's -p passes text)."""
-    if isinstance(seeds, str):
-        try:
-            seeds = [int(s) for s in seeds.strip().strip("[]").split(",") if s.strip()]
-        except ValueError:
-            raise ValueError(f"seeds must be a list of non-negative integers, got {seeds!r}") from None
-    seeds = list(seeds)
-    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise ValueError(f"seeds must be distinct (a repeated seed repeats the same run, it is no new "
-                         f"evidence), got {seeds!r}: {repeated} more than once")
-    return seeds
-
-
-def derived_seed(seed: int, level: int, purpose: str) -> int:
-    """A seed for one purpose at one level, independent of every other (stable across runs)."""
-    digest = hashlib.sha256(f"{seed}/{level}/{purpose}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
-
-
-def run_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any]:
-    """Everything that changes a ticket's result; its hash names the run directory.
-
-    `levels` is left out on purpose: asking for more levels extends the same run. So are config
-    fields declared with `field(metadata={"hash": False})`, such as where the data lives.
-    """
-    return {
-        "family": family.name,
-        "task": config.task,
-        "variant": lottery.variant,
-        "pruning_rate": lottery.pruning_rate,
-        "exclude": list(lottery.exclude),
-        "config": hashed_fields(config),
-    }
-
-
-def recorded_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any]:
-    """What settings.json records beside the hashed settings, for readers of the results (not hashed):
-    the rewind point's share of the training budget (0 when rewinding to the initial weights) and how
-    the config differs from the paper's preset."""
-    differences = paper_differences(family, config)
-    return {"rewind_fraction": config.rewind_fraction if lottery.late_rewinding else 0.0,
-            "paper_differences": {k: list(v) for k, v in differences.items()}}
-
-
-def run_root(runs_dir: str | Path, family: Family, config: Any, lottery: Lottery) -> Path:
-    task_dir = config.task.replace("/", "_")
-    return Path(runs_dir) / family.name / task_dir / run_name(run_settings(family, config, lottery))
-
-
-def level_dir(root: Path, seed: int, level: int) -> Path:
-    return root / f"seed_{seed}" / f"level_{level:02d}"
-
-
-def tickets_done(root: Path, seeds: list[int], levels: int) -> int:
-    done = 0
-    for seed in seeds:
-        for level in range(levels + 1):
-            names = ["dense.json"] if level == 0 else ["winning.json", "random.json"]
-            done += sum((level_dir(root, seed, level) / n).exists() for n in names)
-    return done
+from lthlib.progress import TextProgress
+from lthlib.pruning import fraction_pruned_at, prune_global
+from lthlib.runs import (Lottery, check_seeds, derived_seed, levels_in_training, level_dir, recorded_settings, run_root,
+                         run_settings, tickets_done)
+from lthlib.siblings import reuse_sibling_tickets
+from lthlib.store import atomic_torch_save, atomic_write_json, read_json
 
 
 def _record(ticket: str, seed: int, level: int, mask: Mask, result: dict, wall: float) -> dict:
@@ -196,69 +96,6 @@ def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, r
     release_memory()
 
 
-LOTTERY_SETTINGS = ("variant", "exclude", "pruning_rate", *RECORDED)  # what the dense net does not depend on
-
-
-def _sibling_runs(root: Path) -> list[Path]:
-    """Runs beside `root` whose settings differ from its own only in how they prune and rewind."""
-    def dense_settings(run: Path) -> dict:
-        return {k: v for k, v in read_json(run / "settings.json").items() if k not in LOTTERY_SETTINGS}
-
-    if not (root / "settings.json").exists() or not root.parent.exists():
-        return []
-    mine = dense_settings(root)
-    return [run for run in sorted(root.parent.iterdir())
-            if run != root and (run / "settings.json").exists() and dense_settings(run) == mine]
-
-
-def _reuse_sibling_tickets(family: Family, config: Any, root: Path, seed: int, lottery: Lottery) -> None:
-    """Copy this seed's dense net from a run of another variant, pruning scope or rate with the same
-    settings otherwise: all of them train the same dense net (with another scope its mask is rebuilt).
-    Level 1 is copied too when the sibling prunes alike and rewinds to the same point (its mask, the
-    dense net pruned at r_1, and its tickets are then the same in iterative and one-shot pruning).
-    Each level appears at once (a directory rename); copied records name their source run in
-    `copied_from`."""
-    def settings(run: Path) -> dict:
-        return read_json(run / "settings.json")
-
-    def shares_level_1(run: Path) -> bool:
-        other = settings(run)
-        return (Lottery(variant=other["variant"]).late_rewinding == lottery.late_rewinding
-                and tuple(other["exclude"]) == lottery.exclude and other["pruning_rate"] == lottery.pruning_rate)
-
-    seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
-    level_files = {0: ["mask.pt", "trained.pt", "dense.json"],
-                   1: ["mask.pt", "trained.pt", "winning.json", "random.json"]}
-    for sibling in sorted(_sibling_runs(root), key=lambda run: not shares_level_1(run)):
-        def have(level: int) -> bool:
-            return all((level_dir(sibling, seed, level) / f).exists() for f in level_files[level])
-
-        if not (all((sibling / f"seed_{seed}" / f).exists() for f in seed_files) and have(0)):
-            continue
-        dense_mask = (None if tuple(settings(sibling)["exclude"]) == lottery.exclude  # another scope: rebuild it
-                      else Mask.ones(family.build_model(config, 0), lottery.exclude))
-        levels = [0] + ([1] if shares_level_1(sibling) and lottery.levels >= 1 and have(1)
-                        and not level_dir(root, seed, 1).exists() else [])
-        for f in seed_files:
-            atomic_copy(sibling / f"seed_{seed}" / f, root / f"seed_{seed}" / f)
-        for level in levels:
-            stage = Path(tempfile.mkdtemp(dir=root / f"seed_{seed}", prefix=".copy-"))
-            for f in level_files[level]:
-                source = level_dir(sibling, seed, level) / f
-                if f.endswith(".json"):
-                    record = read_json(source) | {"copied_from": sibling.name}
-                    if dense_mask is not None:
-                        record["layer_fractions_pruned"] = dense_mask.layer_fractions_pruned()
-                    atomic_write_json(record, stage / f)
-                elif f == "mask.pt" and dense_mask is not None:
-                    dense_mask.save(stage / f)
-                else:
-                    atomic_copy(source, stage / f)
-            shutil.rmtree(level_dir(root, seed, level), ignore_errors=True)  # a dense run cut short leaves its mask
-            os.replace(stage, level_dir(root, seed, level))
-        return
-
-
 def _ensure_mask(root: Path, seed: int, level: int, lottery: Lottery) -> Path:
     """The level's mask, pruned from the previous level's (iterative) or the dense net's (one-shot) weights."""
     mask_path = level_dir(root, seed, level) / "mask.pt"
@@ -291,7 +128,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
 
     dense_dir = level_dir(root, seed, 0)
     if train_winning and not (dense_dir / "dense.json").exists():
-        _reuse_sibling_tickets(family, config, root, seed, lottery)
+        reuse_sibling_tickets(family, config, root, seed, lottery)
     if train_winning and not init_path.exists():
         atomic_torch_save(family.build_model(config, seed).state_dict(), init_path)
 
@@ -369,13 +206,15 @@ def run_lottery(
     runs_dir: str | Path = "data/runs",
     workers: int = 1,
     progress: bool = True,
+    log: TextIO | None = None,
 ) -> Path:
     """Run (or resume) every seed of a lottery experiment; returns the run's root directory.
 
     With workers > 1 the work runs in that many processes (each with cpu_count // workers torch
     threads): whole seeds side by side, or, where that finishes sooner (see `split_seeds`), each
     seed's random tickets in a process of their own next to its winning tickets. Either way the results
-    are the same. The bar counts finished tickets on disk, so it also shows what earlier runs did.
+    are the same. The bar counts finished tickets on disk, so it also shows what earlier runs did; with
+    `log` (e.g. the terminal under papermill) each finished ticket also prints a line of text there.
     """
     seeds = check_seeds(seeds)
     if not isinstance(workers, int) or workers < 1:
@@ -384,9 +223,16 @@ def run_lottery(
     atomic_write_json(run_settings(family, config, lottery) | recorded_settings(family, config, lottery),
                       root / "settings.json")
     total = len(seeds) * (1 + 2 * lottery.levels)
-    bar = tqdm(total=total, desc=f"{family.name} {config.task} {lottery.variant}", unit="ticket",
-               disable=not progress)
-    refresh = lambda: bar.update(tickets_done(root, seeds, lottery.levels) - bar.n)  # noqa: E731
+    desc = f"{family.name} {config.task} {lottery.variant}"
+    bar = tqdm(total=total, desc=desc, unit="ticket", disable=not progress)
+    text = TextProgress(log, desc, total, tickets_done(root, seeds, lottery.levels)) if log is not None else None
+
+    def refresh():
+        done = tickets_done(root, seeds, lottery.levels)
+        bar.update(done - bar.n)
+        if text is not None:
+            text.update(done, levels_in_training(root, seeds, lottery.levels))
+
     refresh()
     try:
         if workers == 1:

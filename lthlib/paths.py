@@ -18,3 +18,12 @@ def resolve(path: str | Path) -> Path:
     """An absolute path; a relative one is taken from the project root, not the current directory."""
     path = Path(path).expanduser()
     return path if path.is_absolute() else project_root() / path
+
+
+def empty_files(paths) -> list[Path]:
+    """The files among `paths` with no text in them (empty, or only whitespace in their first 64 KiB)."""
+    def empty(path: Path) -> bool:
+        with open(path, "rb") as f:
+            return not f.read(1 << 16).strip()
+
+    return [Path(p) for p in paths if empty(Path(p))]

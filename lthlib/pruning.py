@@ -15,7 +15,7 @@ def fraction_pruned_at(level: int, pruning_rate: float) -> float:
 
 
 def check_pruning_rate(pruning_rate: float) -> None:
-    if not 0.0 < pruning_rate < 1.0:
+    if not isinstance(pruning_rate, (int, float)) or isinstance(pruning_rate, bool) or not 0.0 < pruning_rate < 1.0:
         raise ValueError(f"pruning_rate must lie in (0, 1), got {pruning_rate!r}")
 
 

@@ -169,10 +169,14 @@ def publish(run_root: str | Path, results_dir: str | Path) -> Path:
     return out
 
 
+PLACEMENT_PARAMETERS = ("publish_to", "runs_dir", "data_dir")  # where things live, not what ran: kept out of titles
+
+
 def prepare_for_book(notebook_path: str | Path) -> None:
     """Make an executed notebook fit for the offline book.
 
-    Its title gets the parameters it ran with (the book lists many runs of one notebook), and
+    Its title gets the parameters it ran with (the book lists many runs of one notebook; paths, which
+    name a machine's directories, not the experiment, are left out), and
     ipywidgets outputs (tqdm bars) are dropped: widget views need JavaScript from a CDN, and their
     text fallback shows the bar as it started, not as it ended.
     """
@@ -180,7 +184,7 @@ def prepare_for_book(notebook_path: str | Path) -> None:
 
     notebook = nbformat.read(notebook_path, as_version=4)
     parameters = notebook.metadata.get("papermill", {}).get("parameters", {})
-    shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k != "publish_to")
+    shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k not in PLACEMENT_PARAMETERS)
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("# ") and shown:
             title, _, rest = cell.source.partition("\n")

@@ -21,7 +21,8 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lthlib.lottery import Lottery, tickets_done, check_seeds, run_root
+from lthlib.runs import Lottery, check_seeds, run_root, tickets_done
+from lthlib import parameters
 from lthlib.paths import resolve
 from lthlib.store import finished_tickets, publish
 
@@ -88,6 +89,7 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                     notebook_parameters[spec.task_parameter] = task
                 item = SweepTask(family, task, seed, variant, notebook_parameters)
                 try:
+                    check_notebook_parameters(spec, notebook_parameters)
                     fam = spec.family()
                     overrides = dict(parameters.get("overrides", {}))
                     for key in ("device", "data_dir", "arch"):
@@ -103,6 +105,14 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                     item.error, item.status = str(e), "failed"
                 grid.append(item)
     return grid
+
+
+def check_notebook_parameters(spec: FamilyNotebook, values: dict[str, Any]) -> None:
+    """What the notebook itself checks first (`lthlib.parameters`), and `workers`, which the lottery
+    checks only once it runs."""
+    parameters.check_values(values, Path(spec.notebook).stem)
+    if not isinstance(values["workers"], int) or values["workers"] < 1:
+        raise ValueError(f"workers must be a positive integer, got {values['workers']!r}")
 
 
 def is_finished(item: SweepTask) -> bool:
@@ -227,14 +237,14 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
             row.update({"measured s/ticket": round(seconds, 1), "cost vs measured": round(scale, 2),
                         "estimated CPU core-hours": round(count * seconds * scale / 3600, 1)})
         rows.append(row)
+    hours = [r["estimated CPU core-hours"] for r in rows]
+    rows.append({"family": "total", "task": "", "preset": "", "tickets": sum(r["tickets"] for r in rows),
+                 "estimated CPU core-hours": round(sum(hours), 1) if rows and None not in hours else None})
     return pd.DataFrame(rows)
 
 
 def describe(grid: list[SweepTask]) -> str:
-    tasks = len(grid)
+    """Every task of the grid, a line each, and the total."""
+    lines = [f"  {i.task} seed {i.seed} {i.variant}: {1 + 2 * i.parameters['levels']} tickets -> {i.root}" for i in grid]
     tickets = sum(1 + 2 * i.parameters["levels"] for i in grid)
-    invalid = [i for i in grid if i.status == "failed"]
-    lines = [f"{tasks} tasks (task x seed x variant), {tickets} tickets"]
-    lines += [f"  invalid: {i.task} seed {i.seed} {i.variant}: {i.error}" for i in invalid]
-    return "\n".join(lines)
-
+    return "\n".join(lines + [f"{len(grid)} tasks (task x seed x variant), {tickets} tickets"])

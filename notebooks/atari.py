@@ -19,9 +19,10 @@
 # The paper's pixel-control experiment: a convolutional actor-critic (Table A1: four 64-channel
 # conv + max-pool blocks, 1920 → 512 → 512, policy and value heads) trained on an ALE game by A2C
 # with a clamped importance factor, pruned globally, rewound to the weights after the first
-# 1/25 of the batches (the paper's epoch 1 of 25, kept at every preset), retrained. A ticket's reward is the mean score of its last L full games (not lives). The paper's
-# nine games: Assault, Berzerk, Breakout, Centipede, Kangaroo, Krull, Qbert, Seaquest,
-# SpaceInvaders; any game ale-py ships works.
+# 1/25 of the batches (the paper's epoch 1 of 25, kept at every preset), retrained. A ticket's
+# reward is the mean score of its last L full games (not lives). The paper's nine games: Assault,
+# Berzerk, Breakout, Centipede, Kangaroo, Krull, Qbert, Seaquest, SpaceInvaders; any game ale-py
+# ships works.
 
 # %% tags=["parameters"]
 game: str = "Assault"  # an ALE game: Krull, ALE/Krull-v5, SpaceInvaders, ... (the paper's nine or any ale-py ships)
@@ -48,16 +49,17 @@ from lthlib.lottery import level_dir
 from lthlib.paths import resolve
 from lthlib.plots import pruning_curve, show, summarize
 
-# Every parameter is checked here, before any training starts.
+# Every parameter is checked here, before any training starts: unknown names and wrong types first.
+log = experiment.check_parameters(globals(), "atari")  # the terminal under papermill, else None
 config, lottery, seeds = experiment.prepare(atari.FAMILY, game, preset, variant, pruning_rate, levels, seeds,
-                                            device=device, **({"num_envs": num_envs} if num_envs else {}),
+                                            device=device, log=log, **({"num_envs": num_envs} if num_envs else {}),
                                             **overrides)
 
 # %% [markdown]
 # ## Run (or resume) the lottery
 
 # %%
-root = experiment.run(atari.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to)
+root = experiment.run(atari.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to, log=log)
 
 # %% [markdown]
 # ## Pruning curve, against a random policy

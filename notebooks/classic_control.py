@@ -19,8 +19,9 @@
 # Do sparse *winning tickets* exist in reinforcement learning? Following Yu et al. (ICLR 2020), we
 # train an A2C agent (an MLP with a policy and a value head) on a classic-control task, prune it
 # globally by magnitude (weights and biases of all layers pooled), rewind the survivors to their
-# values after the first 1/20 of the episodes (late rewinding: the paper's epoch 1 of 20, kept at every preset), retrain, and repeat 20 times. At each level a
-# *random ticket* with the same mask but freshly drawn weights is trained the same way.
+# values after the first 1/20 of the episodes (late rewinding: the paper's epoch 1 of 20, kept at
+# every preset), retrain, and repeat 20 times. At each level a *random ticket* with the same mask
+# but freshly drawn weights is trained the same way.
 #
 # A ticket's reward is the mean return of its last 100 training episodes. Curves show the mean ±
 # std over independent pruning processes (seeds): winning tickets in blue, random tickets in red,
@@ -47,9 +48,10 @@ from lthlib import experiment, load_results
 from lthlib.families import classic_control
 from lthlib.plots import pruning_curve, show, summarize
 
-# Every parameter is checked here, before any training starts.
+# Every parameter is checked here, before any training starts: unknown names and wrong types first.
+log = experiment.check_parameters(globals(), "classic_control")  # the terminal under papermill, else None
 config, lottery, seeds = experiment.prepare(classic_control.FAMILY, env, preset, variant, pruning_rate, levels,
-                                            seeds, device=device, **overrides)
+                                            seeds, device=device, log=log, **overrides)
 
 # %% [markdown]
 # ## Run (or resume) the lottery
@@ -57,7 +59,7 @@ config, lottery, seeds = experiment.prepare(classic_control.FAMILY, env, preset,
 # continues where it stopped.
 
 # %%
-root = experiment.run(classic_control.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to)
+root = experiment.run(classic_control.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to, log=log)
 
 # %% [markdown]
 # ## Pruning curve

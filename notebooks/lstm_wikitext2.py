@@ -18,10 +18,11 @@
 #
 # The paper's recurrent NLP experiment: a 2-layer LSTM language model on word-level WikiText-2,
 # pruned globally (embeddings, LSTM weights and biases, decoder, all pooled), rewound to the
-# weights after the first tenth of the batches (the paper's epoch 1 of 10, kept at every preset), retrained. The metric is the test **log perplexity** (mean token
-# negative log-likelihood in nats; lower is better). The paper's claims: winning tickets beat random
-# tickets at every level and stay near the dense net up to ~90% pruned; without late rewinding only
-# intermediate levels suffer; one-shot pruning collapses.
+# weights after the first tenth of the batches (the paper's epoch 1 of 10, kept at every preset),
+# retrained. The metric is the test **log perplexity** (mean token negative log-likelihood in
+# nats; lower is better). The paper's claims: winning tickets beat random tickets at every level
+# and stay near the dense net up to ~90% pruned; without late rewinding only intermediate levels
+# suffer; one-shot pruning collapses.
 
 # %% tags=["parameters"]
 preset: str = "cpu"  # smoke (seconds, tests) | cpu (one seed in ~2 h on 2 cores; see the printed differences) | paper (650 units, 10 epochs)
@@ -44,9 +45,10 @@ from lthlib.families import lstm_lm
 from lthlib.plots import pruning_curve, show, summarize, variants_curve
 from lthlib.store import variant_runs
 
-# Every parameter is checked here, before any training starts.
+# Every parameter is checked here, before any training starts: unknown names and wrong types first.
+log = experiment.check_parameters(globals(), "lstm_wikitext2")  # the terminal under papermill, else None
 config, lottery, seeds = experiment.prepare(lstm_lm.FAMILY, "WikiText-2", preset, variant, pruning_rate, levels,
-                                            seeds, data_dir=data_dir, device=device, **overrides)
+                                            seeds, data_dir=data_dir, device=device, log=log, **overrides)
 print("data:", lstm_lm.data_dir(config))
 
 # %% [markdown]
@@ -54,7 +56,7 @@ print("data:", lstm_lm.data_dir(config))
 # Finished tickets are found on disk and skipped, so rerunning after an interruption continues.
 
 # %%
-root = experiment.run(lstm_lm.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to)
+root = experiment.run(lstm_lm.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to, log=log)
 
 # %% [markdown]
 # ## Pruning curves

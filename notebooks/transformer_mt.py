@@ -51,12 +51,13 @@ from lthlib.lottery import level_dir
 from lthlib.plots import level_table, pruning_curve, show
 from lthlib.store import read_json
 
-# Every parameter is checked here, before any training starts.
+# Every parameter is checked here, before any training starts: unknown names and wrong types first.
+log = experiment.check_parameters(globals(), "transformer_mt")  # the terminal under papermill, else None
 scopes = [prune_embeddings] + ([not prune_embeddings] if both_scopes else [])
 prepared = {
     scope: experiment.prepare(transformer_mt.FAMILY, dataset, preset, variant, pruning_rate, levels, seeds,
                               exclude=transformer_mt.pruning_scope(scope), arch=arch, data_dir=data_dir,
-                              device=device, **overrides)
+                              device=device, log=log, **overrides)
     for scope in scopes
 }
 config = prepared[prune_embeddings][0]
@@ -68,7 +69,7 @@ SCOPE_NAMES = {True: "everything pruned", False: "embeddings kept whole"}
 # Finished tickets are found on disk and skipped, so rerunning after an interruption continues.
 
 # %%
-roots = {scope: experiment.run(transformer_mt.FAMILY, cfg, lottery, run_seeds, runs_dir, workers, publish_to)
+roots = {scope: experiment.run(transformer_mt.FAMILY, cfg, lottery, run_seeds, runs_dir, workers, publish_to, log=log)
          for scope, (cfg, lottery, run_seeds) in prepared.items()}
 
 # %% [markdown]

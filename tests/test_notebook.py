@@ -41,6 +41,14 @@ def test_smoke_run_through_papermill(tmp_path):
         ({"pruning_rate": 1.0}, r"pruning_rate must lie in \(0, 1\)"),
         ({"levels": -2}, "levels must be a non-negative integer"),
         ({"seeds": [0, -1]}, "seeds must be"),
+        ({"seeds": [0, 0]}, "seeds must be distinct"),
+        ({"level": 2}, "unknown parameter 'level' for notebooks/classic_control.ipynb; its parameters are: env,"),
+        ({"pruning_rate": "abc"}, "parameter 'pruning_rate' must be a float, got 'abc'"),
+        ({"overrides": "epochs=5"}, "parameter 'overrides' must be a dict .*overrides: {epochs: 5}"),
+        ({"overrides": {"epochs": "five"}}, "A2CConfig field 'epochs' must be an integer, got 'five'"),
+        ({"overrides": {"epochs": 2.5}}, "A2CConfig field 'epochs' must be an integer, got 2.5"),
+        ({"overrides": {"hidden": 64}}, "A2CConfig field 'hidden' must be a list of integers, got 64"),
+        ({"device": "gpu"}, "device must be 'auto', 'cpu', 'cuda', 'cuda:<n>' or 'mps', got 'gpu'"),
     ],
 )
 def test_bad_parameters_fail_before_training(tmp_path, parameters, message):
@@ -67,3 +75,19 @@ def test_device_auto_picks_what_is_there_and_the_paper_preset_on_a_cpu_warns(mon
         experiment.prepare(classic_control.FAMILY, "CartPole-v0", "paper", "iterative-late", 0.2, 1, [0], device="auto")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert experiment.resolve_device("auto") == "cuda"
+
+
+def test_the_terminal_shows_the_config_and_a_text_progress_line(tmp_path):
+    """Under papermill the kernel's own stderr is the terminal's: the config, its differences from the paper
+    preset and one line per finished ticket reach it (the widget bar stays in the notebook)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([str(Path(sys.executable).parent / "papermill"), str(NOTEBOOK), str(tmp_path / "out.ipynb"),
+                          "-p", "preset", "smoke", "-p", "levels", "1", "-p", "runs_dir", str(tmp_path / "runs"),
+                          "-p", "workers", "1", "-y", "seeds: [0]"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "A2CConfig(env='CartPole-v0'" in out.stderr
+    assert "differences from the paper preset (ours, paper):" in out.stderr
+    assert "classic_control CartPole-v0 iterative-late: 1/3 tickets, training seed 0 level 1" in out.stderr
+    assert "3/3 tickets, done" in out.stderr

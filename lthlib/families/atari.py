@@ -27,6 +27,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -48,6 +49,12 @@ def rom_id(game: str) -> str:
     ale-py's ROM id (matched ignoring case and underscores)."""
     import ale_py
 
+    version = re.search(r"(NoFrameskip|Deterministic)?-v(\d+)$", game.strip())
+    if version and version.group(0) != "-v5":
+        plain = game.strip().removeprefix("ALE/")[: version.start() - len(game.strip())]
+        raise ValueError(f"{game!r} names other settings of the game (v0/v4, NoFrameskip, Deterministic: no sticky "
+                         "actions, other frame skips); this family runs v5's (sticky actions 0.25, frame skip 4): use "
+                         f"{plain!r} or 'ALE/{plain}-v5', and set sticky_actions or frame_skip in overrides to change them")
     roms = {rom.replace("_", ""): rom for rom in ale_py.roms.get_all_rom_ids()}
     key = re.sub(r"^ALE/|-v\d+$", "", game.strip()).replace("_", "").lower()
     if key not in roms:
@@ -65,6 +72,9 @@ def game_name(rom: str) -> str:
 
 @dataclass(frozen=True)
 class AtariConfig:
+    RANGES: ClassVar[dict] = {"sticky_actions": (0, 1), "noop_max": (0, None), "betas": (0, 1), "gamma": (0, 1),
+                              "env_threads": (0, None)}  # else: integers >= 1, numbers >= 0
+
     game: str  # CamelCase, e.g. "Krull"
     channels: int = 64  # conv channels (Table A1: 64)
     hidden: int = 512  # the two fully connected layers (Table A1: 512)

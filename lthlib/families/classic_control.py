@@ -22,6 +22,7 @@ import dataclasses
 import importlib.util
 import warnings
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -41,6 +42,8 @@ BACKENDS = ("gymnasium", "envpool")
 
 @dataclass(frozen=True)
 class A2CConfig:
+    RANGES: ClassVar[dict] = {"rms_alpha": (0, 1), "gamma": (0, 1)}  # else: integers >= 1, numbers >= 0
+
     env: str
     hidden: tuple[int, ...]  # widths of the MLP's hidden layers
     epochs: int  # N

@@ -18,10 +18,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-from dataclasses import dataclass, field
 from collections import Counter
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,7 @@ from tqdm.auto import tqdm
 from lthlib.configs import PAPER_REWIND_SHARE, check_preset, make_config, rewind_point
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
-from lthlib.paths import resolve
+from lthlib.paths import empty_files, resolve
 
 DATA_ENV_VAR = "LTH_WIKITEXT2_DIR"
 DEFAULT_DATA_DIR = "data/wikitext-2"
@@ -40,6 +41,8 @@ SPLITS = ("train", "valid", "test")
 
 @dataclass(frozen=True)
 class LSTMConfig:
+    RANGES: ClassVar[dict] = {"dropout": (0, 1), "betas": (0, 1)}  # else: integers >= 1, numbers >= 0
+
     embedding_size: int = 650
     hidden_size: int = 650
     layers: int = 2
@@ -122,6 +125,10 @@ def data_dir(cfg: LSTMConfig) -> Path:
             "ships: github.com/pytorch/examples, word_language_model/data/wikitext-2/), or point "
             f"the notebook's data_dir parameter or ${DATA_ENV_VAR} at a directory that has them."
         )
+    empty = empty_files(path / f"{s}.txt" for s in SPLITS)
+    if empty:
+        raise ValueError(f"WikiText-2 files with no text in {path}: {', '.join(p.name for p in empty)}. Put the "
+                         "word-level train.txt, valid.txt and test.txt there (or point data_dir elsewhere).")
     return path
 
 

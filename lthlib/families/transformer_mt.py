@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import ClassVar
 
 import sentencepiece as spm
 import torch
@@ -32,7 +33,7 @@ from lthlib.configs import PAPER_REWIND_SHARE, check_preset, make_config, rewind
 from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
-from lthlib.paths import resolve
+from lthlib.paths import empty_files, resolve
 
 # name -> (d_model, ffn_dim, heads, layers per stack, dropout)
 ARCHS = {
@@ -67,6 +68,9 @@ def pruning_scope(prune_embeddings: bool) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class TransformerConfig:
+    RANGES: ClassVar[dict] = {"dropout": (0, 1), "attention_dropout": (0, 1), "activation_dropout": (0, 1),
+                              "betas": (0, 1), "label_smoothing": (0, 1)}  # else: integers >= 1, numbers >= 0
+
     dataset: str = "WMT14"
     arch: str = "base"
     d_model: int = 512
@@ -184,6 +188,10 @@ def data_files(cfg: TransformerConfig) -> dict[str, tuple[Path, Path]]:
             f"sentence per line (line i of .en translates to line i of .de), or point the notebook's data_dir "
             f"parameter or ${env_var} at a directory that has them."
         )
+    empty = empty_files(f for pair in files.values() for f in pair)
+    if empty:
+        raise ValueError(f"{cfg.dataset} files with no text: {', '.join(map(str, empty))}. Put the {source} there, "
+                         "one sentence per line, or point data_dir elsewhere.")
     return files
 
 

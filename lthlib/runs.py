@@ -1,0 +1,127 @@
+"""What a lottery run is and where it lives: its settings (hashed into its directory's name), its seeds,
+and the layout of its directory."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lthlib.configs import hashed_fields, paper_differences
+from lthlib.family import Family
+from lthlib.pruning import check_pruning_rate
+from lthlib.store import run_name
+
+# variant -> (iterative pruning?, late rewinding?)
+VARIANTS = {
+    "iterative-late": (True, True),
+    "iterative-reset": (True, False),
+    "oneshot-late": (False, True),
+    "oneshot-reset": (False, False),
+}
+
+
+@dataclass(frozen=True)
+class Lottery:
+    """How tickets are found; the family's config says how each is trained."""
+
+    variant: str = "iterative-late"  # see VARIANTS: iterative or one-shot; late rewinding or reset to init
+    pruning_rate: float = 0.2  # p: fraction of the alive weights each iteration removes
+    levels: int = 20  # pruning iterations after the dense run (level 0)
+    exclude: tuple[str, ...] = ()  # glob patterns of parameter names never pruned, e.g. ("embedding.*",)
+
+    def __post_init__(self):
+        if self.variant not in VARIANTS:
+            raise ValueError(f"unknown variant {self.variant!r}; choose one of {sorted(VARIANTS)}")
+        check_pruning_rate(self.pruning_rate)
+        if not isinstance(self.levels, int) or self.levels < 0:
+            raise ValueError(f"levels must be a non-negative integer, got {self.levels!r}")
+
+    @property
+    def iterative(self) -> bool:
+        return VARIANTS[self.variant][0]
+
+    @property
+    def late_rewinding(self) -> bool:
+        return VARIANTS[self.variant][1]
+
+
+def check_seeds(seeds) -> list[int]:
+    """A list of non-negative ints; also accepts "0,1,2" or "[0, 1, 2]" (papermill's -p passes text)."""
+    if isinstance(seeds, str):
+        try:
+            seeds = [int(s) for s in seeds.strip().strip("[]").split(",") if s.strip()]
+        except ValueError:
+            raise ValueError(f"seeds must be a list of non-negative integers, got {seeds!r}") from None
+    seeds = list(seeds)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ValueError(f"seeds must be distinct (a repeated seed repeats the same run, it is no new "
+                         f"evidence), got {seeds!r}: {repeated} more than once")
+    return seeds
+
+
+def derived_seed(seed: int, level: int, purpose: str) -> int:
+    """A seed for one purpose at one level, independent of every other (stable across runs)."""
+    digest = hashlib.sha256(f"{seed}/{level}/{purpose}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def run_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any]:
+    """Everything that changes a ticket's result; its hash names the run directory.
+
+    `levels` is left out on purpose: asking for more levels extends the same run. So are config
+    fields declared with `field(metadata={"hash": False})`, such as where the data lives.
+    """
+    return {
+        "family": family.name,
+        "task": config.task,
+        "variant": lottery.variant,
+        "pruning_rate": lottery.pruning_rate,
+        "exclude": list(lottery.exclude),
+        "config": hashed_fields(config),
+    }
+
+
+def recorded_settings(family: Family, config: Any, lottery: Lottery) -> dict[str, Any]:
+    """What settings.json records beside the hashed settings, for readers of the results (not hashed):
+    the rewind point's share of the training budget (0 when rewinding to the initial weights) and how
+    the config differs from the paper's preset."""
+    differences = paper_differences(family, config)
+    return {"rewind_fraction": config.rewind_fraction if lottery.late_rewinding else 0.0,
+            "paper_differences": {k: list(v) for k, v in differences.items()}}
+
+
+def run_root(runs_dir: str | Path, family: Family, config: Any, lottery: Lottery) -> Path:
+    task_dir = config.task.replace("/", "_")
+    return Path(runs_dir) / family.name / task_dir / run_name(run_settings(family, config, lottery))
+
+
+def level_dir(root: Path, seed: int, level: int) -> Path:
+    return root / f"seed_{seed}" / f"level_{level:02d}"
+
+
+def tickets_done(root: Path, seeds: list[int], levels: int) -> int:
+    done = 0
+    for seed in seeds:
+        for level in range(levels + 1):
+            names = ["dense.json"] if level == 0 else ["winning.json", "random.json"]
+            done += sum((level_dir(root, seed, level) / n).exists() for n in names)
+    return done
+
+
+def levels_in_training(root: Path, seeds: list[int], levels: int) -> dict[int, int]:
+    """{seed: the first level it has not finished} for the seeds that have started and not finished."""
+    def finished(seed: int, level: int) -> bool:
+        names = ["dense.json"] if level == 0 else ["winning.json", "random.json"]
+        return all((level_dir(root, seed, level) / n).exists() for n in names)
+
+    found = {}
+    for seed in seeds:
+        level = next((k for k in range(levels + 1) if not finished(seed, k)), None)
+        if level is not None and (root / f"seed_{seed}").exists():
+            found[seed] = level
+    return found

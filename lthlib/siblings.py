@@ -1,0 +1,76 @@
+"""Reusing a sibling run's tickets: every variant, pruning scope or rate trains the same dense net."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lthlib.family import Family
+from lthlib.masks import Mask
+from lthlib.runs import Lottery, level_dir
+from lthlib.store import RECORDED, atomic_copy, atomic_write_json, read_json
+
+LOTTERY_SETTINGS = ("variant", "exclude", "pruning_rate", *RECORDED)  # what the dense net does not depend on
+
+
+def sibling_runs(root: Path) -> list[Path]:
+    """Runs beside `root` whose settings differ from its own only in how they prune and rewind."""
+    def dense_settings(run: Path) -> dict:
+        return {k: v for k, v in read_json(run / "settings.json").items() if k not in LOTTERY_SETTINGS}
+
+    if not (root / "settings.json").exists() or not root.parent.exists():
+        return []
+    mine = dense_settings(root)
+    return [run for run in sorted(root.parent.iterdir())
+            if run != root and (run / "settings.json").exists() and dense_settings(run) == mine]
+
+
+def reuse_sibling_tickets(family: Family, config: Any, root: Path, seed: int, lottery: Lottery) -> None:
+    """Copy this seed's dense net from a run of another variant, pruning scope or rate with the same
+    settings otherwise: all of them train the same dense net (with another scope its mask is rebuilt).
+    Level 1 is copied too when the sibling prunes alike and rewinds to the same point (its mask, the
+    dense net pruned at r_1, and its tickets are then the same in iterative and one-shot pruning).
+    Each level appears at once (a directory rename); copied records name their source run in
+    `copied_from`."""
+    def settings(run: Path) -> dict:
+        return read_json(run / "settings.json")
+
+    def shares_level_1(run: Path) -> bool:
+        other = settings(run)
+        return (Lottery(variant=other["variant"]).late_rewinding == lottery.late_rewinding
+                and tuple(other["exclude"]) == lottery.exclude and other["pruning_rate"] == lottery.pruning_rate)
+
+    seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
+    level_files = {0: ["mask.pt", "trained.pt", "dense.json"],
+                   1: ["mask.pt", "trained.pt", "winning.json", "random.json"]}
+    for sibling in sorted(sibling_runs(root), key=lambda run: not shares_level_1(run)):
+        def have(level: int) -> bool:
+            return all((level_dir(sibling, seed, level) / f).exists() for f in level_files[level])
+
+        if not (all((sibling / f"seed_{seed}" / f).exists() for f in seed_files) and have(0)):
+            continue
+        dense_mask = (None if tuple(settings(sibling)["exclude"]) == lottery.exclude  # another scope: rebuild it
+                      else Mask.ones(family.build_model(config, 0), lottery.exclude))
+        levels = [0] + ([1] if shares_level_1(sibling) and lottery.levels >= 1 and have(1)
+                        and not level_dir(root, seed, 1).exists() else [])
+        for f in seed_files:
+            atomic_copy(sibling / f"seed_{seed}" / f, root / f"seed_{seed}" / f)
+        for level in levels:
+            stage = Path(tempfile.mkdtemp(dir=root / f"seed_{seed}", prefix=".copy-"))
+            for f in level_files[level]:
+                source = level_dir(sibling, seed, level) / f
+                if f.endswith(".json"):
+                    record = read_json(source) | {"copied_from": sibling.name}
+                    if dense_mask is not None:
+                        record["layer_fractions_pruned"] = dense_mask.layer_fractions_pruned()
+                    atomic_write_json(record, stage / f)
+                elif f == "mask.pt" and dense_mask is not None:
+                    dense_mask.save(stage / f)
+                else:
+                    atomic_copy(source, stage / f)
+            shutil.rmtree(level_dir(root, seed, level), ignore_errors=True)  # a dense run cut short leaves its mask
+            os.replace(stage, level_dir(root, seed, level))
+        return

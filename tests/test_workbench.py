@@ -1,0 +1,103 @@
+"""What a researcher meets first: strict configs and parameters, clear data errors, the explorer, the sweep CLI."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from lthlib import explore, load_results
+from lthlib.cli import main as lth
+from lthlib.families import atari, classic_control, lstm_lm, transformer_mt
+from lthlib.store import prepare_for_book
+
+RESULTS = Path(__file__).parents[1] / "data" / "results"
+
+
+@pytest.mark.parametrize("make, overrides, message", [
+    (lambda **o: classic_control.config("CartPole-v0", "cpu", **o), {"epochs": "five"},
+     "A2CConfig field 'epochs' must be an integer, got 'five' \\(str\\)"),
+    (lambda **o: classic_control.config("CartPole-v0", "cpu", **o), {"gamma": 1.5},
+     "A2CConfig field 'gamma' must be between 0 and 1, got 1.5"),
+    (lambda **o: classic_control.config("CartPole-v0", "cpu", **o), {"hidden": [64, 0]},
+     "A2CConfig field 'hidden' must be at least 1, got \\(64, 0\\)"),
+    (lambda **o: atari.config("Krull", "cpu", **o), {"num_envs": -4}, "AtariConfig field 'num_envs' must be at least 1, got -4"),
+    (lambda **o: atari.config("Krull", "cpu", **o), {"fire_reset": "yes"}, "'fire_reset' must be true or false"),
+    (lambda **o: atari.config("Krull", "cpu", **o), {"betas": [0.9, 1.5]}, "'betas' must be between 0 and 1"),
+])
+def test_every_config_field_is_type_and_range_checked_when_the_config_is_made(make, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        make(**overrides)
+
+
+def test_an_int_passes_for_a_float_and_none_where_the_field_allows_it():
+    assert classic_control.config("CartPole-v0", "smoke", lr=1).lr == 1
+    assert atari.config("Krull", "smoke", rewind_batches=None).rewind_batches == 1
+
+
+@pytest.mark.parametrize("family, names", [(lstm_lm, ["train.txt", "valid.txt", "test.txt"]),
+                                           (transformer_mt, [f"{s}.{lang}" for s in ("train", "val", "test_2016_flickr")
+                                                             for lang in ("en", "de")])])
+def test_data_files_without_text_are_a_clear_error(tmp_path, family, names):
+    for name in names:
+        (tmp_path / name).write_text("\n  \n")
+    make = (lambda: lstm_lm.config("smoke", data_dir=str(tmp_path))) if family is lstm_lm else \
+        (lambda: transformer_mt.config("", "smoke", data_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match=f"files with no text.*{names[0]}.*Put the"):
+        make()
+
+
+@pytest.mark.parametrize("game", ["ALE/Pong-v4", "PongNoFrameskip-v4", "Breakout-v0", "BreakoutDeterministic-v4"])
+def test_atari_names_of_other_game_settings_are_refused(game):
+    with pytest.raises(ValueError, match="names other settings of the game.*use '(Pong|Breakout)'"):
+        atari.config(game, "smoke")
+    assert atari.config("ALE/Pong-v5", "smoke").game == "Pong"
+
+
+def test_the_explorer_opens_on_a_figure_and_every_choice_draws_one(monkeypatch):
+    drawn = []
+    monkeypatch.setattr(explore, "show", lambda fig: drawn.append(fig))
+    df = load_results(RESULTS)
+    box = explore.explorer(df)
+    (family, task), (run, metric) = box.children[0].children, box.children[1].children
+    assert None not in (family.value, task.value, run.value, metric.value)
+    assert len(drawn) == 1 and drawn[-1].layout.title.text.endswith(metric.value)
+    family.value = "lstm_lm"
+    assert (task.value, metric.value) == ("WikiText-2", "test_log_ppl") and run.value in set(df.run)
+    metric.value = "test_ppl"
+    assert drawn[-1].layout.title.text.endswith("test_ppl")
+    assert all(fig.data for fig in drawn)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--preset", "fast"], "invalid choice: 'fast'"),
+    (["-p", "workers=0"], "workers must be a positive integer, got 0"),
+    (["-p", "bogus=1"], "unknown parameter 'bogus'"),
+    (["--variants", "late"], "unknown variant"),
+    (["--seeds", "0,0"], "seeds must be distinct"),
+])
+def test_the_dry_run_refuses_what_the_run_would_with_one_message(tmp_path, capsys, arguments, message):
+    try:
+        code = lth(["sweep", "--family", "classic_control", "--tasks", "CartPole-v0", "--runs-dir", str(tmp_path),
+                    "--dry-run", *arguments])
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    captured = capsys.readouterr()
+    assert code == 2 and message in captured.err and captured.err.count(message) == 1
+    assert not any(tmp_path.iterdir())
+
+
+def test_sweep_help_shows_defaults_and_choices(capsys):
+    with pytest.raises(SystemExit):
+        lth(["sweep", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "{smoke,cpu,paper}" in out and "(default: cpu)" in out and "(default: 20)" in out
+
+
+def test_book_titles_name_the_experiment_not_the_machines_paths(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lottery tickets\nintro")],
+                                  metadata={"papermill": {"parameters": {"data_dir": "/home/me/wt2", "variant": "oneshot-reset",
+                                                                        "runs_dir": "/tmp/runs", "publish_to": "x"}}})
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    prepare_for_book(path)
+    assert nbformat.read(path, as_version=4).cells[0].source == "# Lottery tickets: variant=oneshot-reset\nintro"
