@@ -1,0 +1,102 @@
+"""JupyterLab as a researcher uses it: a real server on localhost and headless Chromium.
+
+The server runs with a token on a free port over a scratch directory that links the project's
+notebooks; the browser opens the classic-control notebook and its jupytext pair, runs a cell that
+calls the explorer on the committed results, and checks that the widget and a plotly figure render,
+that no request leaves localhost and that the console shows no error.
+"""
+
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+EXPLORE = ("from lthlib import load_results\nfrom lthlib.explore import explorer\n"
+           f"explorer(load_results({str(ROOT / 'data' / 'results')!r}))")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """(base URL, token) of a JupyterLab server, stopped afterwards."""
+    home = tmp_path / "lab"
+    home.mkdir()
+    (home / "notebooks").symlink_to(ROOT / "notebooks")
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(EXPLORE)],
+                                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                     "language": "python"}}), home / "explore.ipynb")
+    port, token = free_port(), secrets.token_hex(16)
+    env = {"JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={home}", "--ServerApp.port_retries=0",
+         "--allow-root", "--LabApp.extension_manager=readonly"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2) as r:
+                    if json.load(r):
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start")
+        yield base, token
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_jupyterlab_opens_the_notebooks_and_the_explorer_draws_a_figure(lab):
+    from playwright.sync_api import sync_playwright
+
+    base, token = lab
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--no-first-run",
+                                                                      "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors, remote = [], []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: remote.append(r.url) if not r.url.startswith((base, "data:", "blob:", "about:",
+                                                                                       base.replace("http", "ws"))) else None)
+        for name in ("classic_control.ipynb", "classic_control.py"):  # the pair: both open as notebooks
+            page.goto(f"{base}/lab/tree/notebooks/{name}?reset&token={token}")  # reset: only this one open
+            page.wait_for_function("document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')"
+                                   ".length >= 8", timeout=90_000)  # every cell of the notebook, markdown and code
+            title = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell h1").first.inner_text()
+            assert title.startswith("Lottery tickets in classic control"), (name, title)
+        page.goto(f"{base}/lab/tree/explore.ipynb?reset&token={token}")
+        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell", timeout=90_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_selector(".jp-OutputArea .widget-dropdown select", timeout=120_000)
+        page.wait_for_selector(".jp-OutputArea .js-plotly-plot .main-svg", timeout=120_000)
+        assert page.locator(".jp-OutputArea .widget-dropdown").count() == 4  # family, task, run, metric
+        assert page.locator(".jp-OutputArea .js-plotly-plot g.trace.scatter").count() >= 3  # WT, RT, dense
+        assert errors == [], errors
+        assert remote == [], remote
+        browser.close()
