@@ -63,6 +63,25 @@ def bench_a2c() -> dict:
             "ratio": ours_rate / sb3_rate, "target": ">= 2.0", "met": ours_rate / sb3_rate >= 2.0}
 
 
+def bench_env_backends() -> dict:
+    """Our A2C's training env-steps/s on Acrobot-v1 and LunarLander-v3 (cpu preset, 300 updates), in
+    gymnasium's SyncVectorEnv and in envpool, side by side; the ratio is the smaller of the two."""
+    from lthlib.families import classic_control as cc
+
+    rates = {}
+    for env in cc.ENVPOOL_ENVS:
+        for backend in cc.BACKENDS:
+            config = cc.config(env, "cpu", env_backend=backend, max_updates=300)
+            model = cc.build_model(config, 0)
+            start = time.perf_counter()
+            result = cc.train(model, Mask.ones(model), config, seed=0)
+            rates[f"{env} {backend}"] = result["stats"]["samples"] / (time.perf_counter() - start)
+    ratios = {env: rates[f"{env} envpool"] / rates[f"{env} gymnasium"] for env in cc.ENVPOOL_ENVS}
+    ratio = min(ratios.values())
+    return {"name": "classic_control_env_backends", "env_steps_per_s": rates, "ratios": ratios, "ratio": ratio,
+            "target": ">= 3.0 on both (fastest backend / SyncVectorEnv)", "met": ratio >= 3.0}
+
+
 # --- 2. the cost of masking --------------------------------------------------------------------------
 
 def _trainer(model, batches, step, mask=None, lr=1e-3):
@@ -268,7 +287,8 @@ def bench_sparse_inference() -> dict:
 
 BENCHMARKS = {"a2c": bench_a2c, "masking_lstm": bench_masking_lstm, "masking_lstm_cpu": bench_masking_lstm_cpu,
               "masking_atari": bench_masking_atari,
-              "atari": bench_atari_throughput, "pruning": bench_pruning_at_scale, "sparse": bench_sparse_inference}
+              "env_backends": bench_env_backends, "atari": bench_atari_throughput, "pruning": bench_pruning_at_scale,
+              "sparse": bench_sparse_inference}
 
 
 def main() -> None:

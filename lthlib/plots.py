@@ -185,6 +185,7 @@ VARIANT_COLORS = {"iterative-late": "#1f5fbf", "iterative-reset": "#2ca02c", "on
 def variants_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str | None = None) -> go.Figure:
     """Several variants of one task in one figure: a color per variant, WT solid, RT dashed."""
     fig = go.Figure()
+    mark_output_pruned(fig, df)
     dense = summarize(df[df.ticket == "dense"], metric)
     levels = sorted(df.level.unique())
     fraction_at = df.groupby("level").fraction_pruned.mean()
@@ -214,6 +215,7 @@ def overlay_curves(runs: dict[str, pd.DataFrame], metric: str, title: str = "", 
     """Several runs of one task in one figure, e.g. the episode budget against the equal-updates control:
     WT blue and RT red as always, one line style per run, error bars where there are 2 seeds or more."""
     fig = go.Figure()
+    mark_output_pruned(fig, pd.concat(runs.values()))
     dashes = ("solid", "dash", "dot", "dashdot")
     levels = sorted({lv for df in runs.values() for lv in df.level.unique()})
     fraction_at = pd.concat(runs.values()).groupby("level").fraction_pruned.mean()
