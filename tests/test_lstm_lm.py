@@ -122,7 +122,7 @@ def test_missing_data_gives_a_clear_error(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"preset": "tiny"}, "unknown preset"),
-    ({"hidden_size": 0}, "hidden_size must be a positive integer"),
+    ({"hidden_size": 0}, "LSTMConfig field 'hidden_size' must be at least 1, got 0"),
     ({"dropout": 1.5}, "dropout"),
     ({"bptt_len": 5}, "unknown config fields"),
 ])

@@ -34,10 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import PAPER_REWIND_SHARE, check_preset, make_config, rewind_point
+from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
+from lthlib.precision import Stepper, autocast, check_precision, default_precision
 from lthlib.store import atomic_write_json, read_json, settings_hash
 
 PAPER_GAMES = ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert", "Seaquest",
@@ -101,6 +102,7 @@ class AtariConfig:
     max_grad_norm: float = 40.0
     importance_clamp: float = 1.5
     rewind_batches: int | None = None  # late rewinding point, in batches; None: the paper's 1/25 of them
+    precision: str = field(default="fp32", metadata={"hash": UNLESS_DEFAULT})  # of the training step (lthlib.precision)
     device: str = field(default="cpu", metadata={"hash": False})
     env_threads: int = field(default=0, metadata={"hash": False})  # ale-py's threads (0: one per core)
 
@@ -138,7 +140,9 @@ _SMOKE = {"channels": 4, "hidden": 16, "num_envs": 4, "num_steps": 32, "epochs":
 def config(game: str, preset: str = "cpu", **overrides) -> AtariConfig:
     check_preset(preset)
     presets = {"smoke": _SMOKE, "cpu": _CPU, "paper": {}}
-    cfg = make_config(AtariConfig, game=game_name(rom_id(game)), **presets[preset] | overrides)
+    precision = overrides.pop("precision", default_precision(preset, overrides.get("device", "cpu")))
+    cfg = make_config(AtariConfig, game=game_name(rom_id(game)), **presets[preset] | overrides, precision=precision)
+    check_precision(cfg.precision, cfg.device)
     if (cfg.num_envs * cfg.num_steps) % cfg.batch_size or cfg.batch_size % cfg.num_steps:
         raise ValueError(f"num_envs x num_steps ({cfg.num_envs} x {cfg.num_steps}) must split into "
                          f"batches of {cfg.batch_size} whole env columns")
@@ -227,7 +231,7 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
     device, n, T = torch.device(cfg.device), cfg.num_envs, cfg.num_steps
     envs = make_envs(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
-    masking = MaskedTraining(model, mask, optimizer)
+    masking, stepper = MaskedTraining(model, mask, optimizer), Stepper(optimizer, cfg.precision)
     obs = torch.as_tensor(envs.reset(seed=seed % (2**31 - 1 - n))[0], device=device)  # ale-py takes int32 seeds
     episodes = EpisodeTracker(n)
     envs_per_batch = cfg.batch_size // T
@@ -260,13 +264,13 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
         for columns in torch.randperm(n).split(envs_per_batch):
             keep = valid[:, columns].flatten()
             batch_frames = frames[:, columns].flatten(0, 1)[keep].contiguous(memory_format=torch.channels_last)
-            logits, value = model(batch_frames)
-            loss = a2c_loss(logits, value, actions[:, columns].flatten()[keep],
+            with autocast(cfg.precision, cfg.device):
+                logits, value = model(batch_frames)
+            loss = a2c_loss(logits.float(), value.float(), actions[:, columns].flatten()[keep],
                             behaviour[:, columns].flatten()[keep], returns[:, columns].flatten()[keep], cfg)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
+            stepper.backward(loss)
+            stepper.step(model.parameters(), cfg.max_grad_norm)
             batches += 1
             if batches % cfg.batches_per_epoch == 0:
                 history.append(float(np.mean(episodes.returns[-cfg.last_episodes:])) if episodes.returns else float("nan"))

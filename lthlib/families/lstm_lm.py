@@ -29,9 +29,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from lthlib.configs import PAPER_REWIND_SHARE, check_preset, make_config, rewind_point
+from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
+from lthlib.precision import Stepper, autocast, check_precision, default_precision
 from lthlib.paths import empty_files, resolve
 
 DATA_ENV_VAR = "LTH_WIKITEXT2_DIR"
@@ -61,6 +62,7 @@ class LSTMConfig:
     # () -> the paper's full softmax; else nn.AdaptiveLogSoftmaxWithLoss (Grave et al. 2017) with these
     # frequency cutoffs: the same log-likelihood objective at a fraction of the multiply-adds per token
     adaptive_softmax_cutoffs: tuple[int, ...] = ()
+    precision: str = field(default="fp32", metadata={"hash": UNLESS_DEFAULT})  # fp32 | bf16 | fp16 (lthlib.precision)
     data_dir: str = field(default="", metadata={"hash": False})  # "" -> $LTH_WIKITEXT2_DIR or data/wikitext-2
     device: str = field(default="cpu", metadata={"hash": False})
 
@@ -92,12 +94,11 @@ _SMOKE = {"embedding_size": 16, "hidden_size": 16, "epochs": 2, "bptt": 10, "bat
 
 def config(preset: str = "cpu", **overrides) -> LSTMConfig:
     check_preset(preset)
-    cfg = make_config(LSTMConfig, **{"smoke": _SMOKE, "cpu": _CPU, "paper": {}}[preset] | overrides)
-    for name in ("embedding_size", "hidden_size", "layers", "bptt", "batch_size", "epochs"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)!r}")
-    if not 0 <= cfg.dropout < 1:
-        raise ValueError(f"dropout must lie in [0, 1), got {cfg.dropout!r}")
+    precision = overrides.pop("precision", default_precision(preset, overrides.get("device", "cpu")))
+    cfg = make_config(LSTMConfig, **{"smoke": _SMOKE, "cpu": _CPU, "paper": {}}[preset] | overrides, precision=precision)
+    check_precision(cfg.precision, cfg.device)
+    if cfg.dropout >= 1:  # 1 would drop everything
+        raise ValueError(f"LSTMConfig field 'dropout' must lie in [0, 1), got {cfg.dropout!r}")
     data_dir(cfg)  # a missing dataset is an error before any training
     if cfg.rewind_batches is None:  # the batch budget depends on the data: counted here
         cfg = dataclasses.replace(cfg, rewind_batches=rewind_point(total_batches(cfg), REWIND_SHARE))
@@ -223,7 +224,7 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
     valid_ids, test_ids = corpus.valid[: cfg.eval_tokens], corpus.test[: cfg.eval_tokens]
     data = batchify(train_ids, cfg.batch_size).to(cfg.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
-    masking = MaskedTraining(model, mask, optimizer)
+    masking, stepper = MaskedTraining(model, mask, optimizer), Stepper(optimizer, cfg.precision)
     history = {"train_loss": [], "valid_log_ppl": []}
     tokens_trained = updates = 0
     for epoch in range(cfg.epochs):
@@ -236,12 +237,12 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
             inputs = inputs[: targets.size(0)]
             if state is not None:  # truncated BPTT: carry the state, not its history
                 state = tuple(s.detach() for s in state)
-            nll, state = model(inputs, targets, state)
-            loss = nll.mean()
+            with autocast(cfg.precision, cfg.device):
+                nll, state = model(inputs, targets, state)
+            loss = nll.float().mean()
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), cfg.max_grad_norm)
-            optimizer.step()
+            stepper.backward(loss)
+            stepper.step(model.parameters(), cfg.max_grad_norm)
             epoch_loss, batches = epoch_loss + loss.item(), batches + 1
             tokens_trained, updates = tokens_trained + targets.numel(), updates + 1
             if rewind_hook is not None and updates == cfg.rewind_batches:

@@ -29,10 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import PAPER_REWIND_SHARE, check_preset, make_config, rewind_point
+from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
+from lthlib.precision import Stepper, autocast, check_precision, default_precision
 from lthlib.paths import empty_files, resolve
 
 # name -> (d_model, ffn_dim, heads, layers per stack, dropout)
@@ -100,6 +101,10 @@ class TransformerConfig:
     beam: int = 4
     lenpen: float = 0.6
     test_sentences: int | None = None  # decode the first N test sentences (None: all)
+    # fairseq's recipe, added after runs were committed (hashed only when set, so those keep their names):
+    update_freq: int = field(default=1, metadata={"hash": UNLESS_DEFAULT})  # sub-batches of max_tokens per update
+    xavier_init: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})  # Xavier-uniform linear layers
+    precision: str = field(default="fp32", metadata={"hash": UNLESS_DEFAULT})  # fp32 | bf16 | fp16 (lthlib.precision)
     data_dir: str = field(default="", metadata={"hash": False})  # "" -> $LTH_<DATASET>_DIR or data/<dataset>
     device: str = field(default="cpu", metadata={"hash": False})
 
@@ -121,15 +126,16 @@ REWIND_SHARE = PAPER_REWIND_SHARE["transformer_mt"]
 REWIND_DEVIATIONS = {"smoke": "6 updates in all: the rewind point, rounded to 1 update, is 1/6 of them"}
 
 _PRESETS = {
-    "paper": {"dataset": "WMT14", "arch": "base"},
+    "paper": {"dataset": "WMT14", "arch": "base", "xavier_init": True},
     # about 17 minutes per ticket on one core (measured: 0.85 CPU-s per update, 150 CPU-s to decode the
     # 1,000 test sentences): 1,000 updates of ~1.9k source + target tokens (~1.9M tokens, ~2.4 passes over
     # Multi30k), rewound at update 20 (the paper's 2%), the last 3 checkpoints 50 updates apart averaged
     "cpu": {"dataset": "Multi30k", "arch": "small", "vocab_size": 8000, "max_tokens": 1000, "updates": 1000,
-            "lr": 1e-3, "warmup_updates": 300, "average_last": 3, "checkpoint_every": 50, "max_len_ratio": None},
+            "lr": 1e-3, "warmup_updates": 300, "average_last": 3, "checkpoint_every": 50, "max_len_ratio": None,
+            "xavier_init": True},
     "smoke": {"dataset": "Multi30k", "arch": "tiny", "vocab_size": 1000, "max_tokens": 400, "updates": 6,
               "warmup_updates": 2, "average_last": 2, "checkpoint_every": 2,
-              "beam": 2, "test_sentences": 4, "max_len_ratio": None},
+              "beam": 2, "test_sentences": 4, "max_len_ratio": None, "xavier_init": True},
 }
 
 
@@ -146,14 +152,12 @@ def config(task: str = "", preset: str = "cpu", arch: str = "", **overrides) -> 
     if fields["arch"] not in ARCHS:
         raise ValueError(f"unknown arch {fields['arch']!r}; choose one of {list(ARCHS)}")
     d_model, ffn_dim, heads, layers, dropout = ARCHS[fields["arch"]]
+    fields["precision"] = overrides.pop("precision", default_precision(preset, overrides.get("device", "cpu")))
     fields = {"d_model": d_model, "ffn_dim": ffn_dim, "heads": heads, "layers": layers, "dropout": dropout} | fields
     cfg = make_config(TransformerConfig, **fields | overrides)
-    for name in ("d_model", "ffn_dim", "heads", "layers", "vocab_size", "max_tokens", "max_train_len", "updates",
-                 "beam"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be a positive integer, got {getattr(cfg, name)!r}")
     if cfg.max_len_ratio is not None and not cfg.max_len_ratio >= 1:
         raise ValueError(f"max_len_ratio must be at least 1, got {cfg.max_len_ratio!r}")
+    check_precision(cfg.precision, cfg.device)
     if cfg.d_model % cfg.heads:
         raise ValueError(f"d_model ({cfg.d_model}) must be a multiple of heads ({cfg.heads})")
     if not 1 <= cfg.rewind_updates < cfg.updates:
@@ -359,7 +363,8 @@ class Transformer(nn.Module):
     """
 
     def __init__(self, vocab_size: int, d_model: int, ffn_dim: int, heads: int, layers: int, dropout: float,
-                 attention_dropout: float = 0.0, activation_dropout: float = 0.0, max_positions: int = MAX_POSITIONS):
+                 attention_dropout: float = 0.0, activation_dropout: float = 0.0, max_positions: int = MAX_POSITIONS,
+                 xavier_init: bool = False):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD)
         nn.init.normal_(self.embedding.weight, 0.0, d_model ** -0.5)  # fairseq's
@@ -375,6 +380,11 @@ class Transformer(nn.Module):
                     attention.dropout = attention_dropout
         self.encoder = nn.TransformerEncoder(encoder_layer, layers, enable_nested_tensor=False)
         self.decoder = nn.TransformerDecoder(decoder_layer, layers)
+        if xavier_init:  # fairseq's: Xavier-uniform weights, zero biases (attention's in_proj already is, at
+            for name, module in self.named_modules():  # the bound fairseq's separate q, k, v projections get)
+                if isinstance(module, nn.Linear):
+                    nn.init.xavier_uniform_(module.weight)
+                    nn.init.zeros_(module.bias)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.embedding(tokens) * self.scale + self.positions[: tokens.size(1)])
@@ -400,7 +410,7 @@ class Transformer(nn.Module):
 def build_model(cfg: TransformerConfig, seed: int) -> Transformer:
     torch.manual_seed(seed)
     model = Transformer(cfg.vocab_size, cfg.d_model, cfg.ffn_dim, cfg.heads, cfg.layers, cfg.dropout,
-                        cfg.attention_dropout, cfg.activation_dropout)
+                        cfg.attention_dropout, cfg.activation_dropout, xavier_init=cfg.xavier_init)
     return model.to(cfg.device)
 
 
@@ -462,6 +472,22 @@ def evaluate(model: Transformer, data: Corpus, cfg: TransformerConfig) -> dict:
     }
 
 
+def accumulate_gradients(model: Transformer, sub_batches: list, cfg: TransformerConfig, stepper: Stepper) -> float:
+    """One update's gradients over its sub-batches (fairseq's update_freq): each sub-batch's summed,
+    label-smoothed token loss divided by the update's number of target tokens, so that the accumulated
+    gradient is the gradient of the sub-batches' union. Returns the update's loss per target token."""
+    target_tokens = sum(int(target.ne(PAD).sum()) for _, _, target in sub_batches)
+    total = 0.0
+    for source, decoder_input, target in sub_batches:
+        with autocast(cfg.precision, cfg.device):
+            logits = model(source, decoder_input)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=PAD,
+                               label_smoothing=cfg.label_smoothing, reduction="sum") / target_tokens
+        stepper.backward(loss)
+        total += loss.item()
+    return total
+
+
 def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rewind_hook=None) -> dict:
     """Adam under the inverse-sqrt schedule for cfg.updates token batches; averages the last
     checkpoints; returns test BLEU (sacrebleu and tokenized) and validation NLL."""
@@ -470,24 +496,23 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
     data = corpus(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.adam_eps)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda update: inverse_sqrt(update, cfg))
-    masking = MaskedTraining(model, mask, optimizer)
+    masking, stepper = MaskedTraining(model, mask, optimizer), Stepper(optimizer, cfg.precision)
     checkpoints, history = [], {"train_loss": []}
     averaged_from = cfg.updates - (cfg.average_last - 1) * cfg.checkpoint_every
     batches, window, tokens, start = [], [], 0, time.perf_counter()
     model.train()
     for update in range(1, cfg.updates + 1):
-        if not batches:  # a new epoch
-            batches = token_batches(data.train, cfg.max_tokens, generator)
-        source, decoder_input, target = make_batch(data.train, batches.pop(), cfg.device)
-        logits = model(source, decoder_input)
-        loss = F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD,
-                               label_smoothing=cfg.label_smoothing)
+        sub_batches = []
+        for _ in range(cfg.update_freq):
+            if not batches:  # a new epoch
+                batches = token_batches(data.train, cfg.max_tokens, generator)
+            sub_batches.append(make_batch(data.train, batches.pop(), cfg.device))
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = accumulate_gradients(model, sub_batches, cfg, stepper)
+        stepper.step(model.parameters())
         schedule.step()
-        tokens += source.ne(PAD).sum().item() + target.ne(PAD).sum().item()
-        window.append(loss.item())
+        tokens += sum(source.ne(PAD).sum().item() + target.ne(PAD).sum().item() for source, _, target in sub_batches)
+        window.append(loss)
         if update % cfg.checkpoint_every == 0 or update == cfg.updates:
             history["train_loss"].append(sum(window) / len(window))
             window.clear()

@@ -1,0 +1,108 @@
+"""The paper presets' GPU recipe, tested on this CPU: mixed precision and fairseq's effective batch."""
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from lthlib import Mask, MaskedTraining, prune_global
+from lthlib.families import lstm_lm, transformer_mt as T
+from lthlib.precision import Stepper, default_precision
+
+SHARED = Path(__file__).parents[2] / "shared" / "data"
+needs_data = pytest.mark.skipif(not (SHARED / "multi30k" / "train.en").exists() and not os.environ.get("CI"),
+                                reason=f"Multi30k and WikiText-2 not at {SHARED}")
+
+
+@pytest.fixture(autouse=True)
+def shared_data(monkeypatch):
+    monkeypatch.setenv("LTH_MULTI30K_DIR", str(SHARED / "multi30k"))
+    monkeypatch.setenv(lstm_lm.DATA_ENV_VAR, str(SHARED / "wikitext-2"))
+
+
+@needs_data
+def test_the_paper_presets_on_cuda_default_to_bf16_and_fp16_needs_cuda(monkeypatch):
+    assert default_precision("paper", "cpu") == default_precision("cpu", "cuda") == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert default_precision("paper", "cuda") == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert default_precision("paper", "cuda:1") == "fp16"
+    with pytest.raises(ValueError, match="precision 'fp16' needs a CUDA device"):
+        T.config("", "smoke", precision="fp16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        T.config("", "smoke", precision="fp8")
+
+
+@needs_data
+@pytest.mark.parametrize("family", ["lstm", "transformer"])
+def test_masked_weights_stay_exactly_zero_under_bf16_autocast(family):
+    cfg = lstm_lm.config("smoke", precision="bf16") if family == "lstm" else T.config("", "smoke", precision="bf16")
+    module = lstm_lm if family == "lstm" else T
+    model = module.build_model(cfg, 0)
+    mask = prune_global(model.state_dict(), Mask.ones(model), 0.5)
+    mask.apply(model)
+    result = module.train(model, mask, cfg, seed=0)
+    assert all(math.isfinite(v) for v in result["metrics"].values())
+    for name, keep in mask.items():
+        assert (dict(model.named_parameters())[name].detach()[~keep] == 0).all(), name
+
+
+def test_a_stepper_without_scaler_steps_and_clips_like_plain_torch():
+    torch.manual_seed(0)
+    a, b = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(8, 4)
+    opt_a, opt_b = torch.optim.SGD(a.parameters(), lr=0.1), torch.optim.SGD(b.parameters(), lr=0.1)
+    stepper = Stepper(opt_a, "fp32")
+    stepper.backward(a(x).pow(2).sum())
+    stepper.step(a.parameters(), max_grad_norm=0.5)
+    b(x).pow(2).sum().backward()
+    torch.nn.utils.clip_grad_norm_(b.parameters(), 0.5)
+    opt_b.step()
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+@needs_data
+def test_gradients_accumulated_over_sub_batches_equal_the_gradient_of_their_union():
+    cfg = T.config("", "smoke", dropout=0.0, update_freq=3)
+    data = T.corpus(cfg)
+    model = T.build_model(cfg, 0)
+    indices = T.token_batches(data.train, cfg.max_tokens, torch.Generator().manual_seed(0))[:3]
+    masking = MaskedTraining(model, Mask.ones(model))
+
+    def gradients(sub_batches):
+        model.zero_grad(set_to_none=True)
+        loss = T.accumulate_gradients(model, sub_batches, cfg, Stepper(torch.optim.SGD(model.parameters(), lr=0.0), "fp32"))
+        return loss, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+    loss_k, accumulated = gradients([T.make_batch(data.train, i, "cpu") for i in indices])
+    loss_1, union = gradients([T.make_batch(data.train, [j for i in indices for j in i], "cpu")])
+    masking.remove()
+    assert loss_k == pytest.approx(loss_1, rel=1e-5)
+    assert accumulated.keys() == union.keys()
+    for name in union:
+        torch.testing.assert_close(accumulated[name], union[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@needs_data
+def test_linear_layers_start_as_fairseq_initialises_them():
+    cfg = T.config("Multi30k", "smoke")
+    assert cfg.xavier_init and T.config("Multi30k", "paper").xavier_init
+    model = T.build_model(cfg, 0)
+    linear = model.encoder.layers[0].linear1
+    bound = math.sqrt(6 / (linear.in_features + linear.out_features))
+    assert linear.weight.abs().max() <= bound and linear.weight.abs().max() > 0.9 * bound
+    assert (linear.bias == 0).all()
+
+
+def test_the_gpu_check_says_there_is_no_gpu_and_exits_0():
+    import subprocess
+    import sys
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is here: run bench/gpu_check.py itself")
+    out = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "bench" / "gpu_check.py")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "no CUDA GPU here" in out.stdout
