@@ -135,6 +135,9 @@ def variant_helps(results: Results, family: str, task: str, better: str, worse: 
     levels = sorted(set(judged_levels(a)) & set(judged_levels(b)))
     if not levels:
         return missing(f"{task}, {label}", f"{better} and {worse} runs")
+    if set(a.dense_net) != set(b.dense_net):  # e.g. one rerun in another env backend: no seed-by-seed pairing
+        return Part(f"{task}, {label}", None, False, f"{task}, {label}: the committed {better} and {worse} runs train "
+                    "different dense nets (other settings); not compared until both run alike", missing=True)
     wt_a, wt_b = (by_seed(r[r.level.isin(levels)], "winning") for r in (a, b))
     result = compare(wt_a, wt_b, margin_for(family, by_seed(a, "dense").mean()), HIGHER_IS_BETTER[family])
     return part(f"{task}, {label}", [a, b], result.better,

@@ -24,9 +24,11 @@ from lthlib.verdicts import output_pruned
 
 SUMMARY_SUFFIX = ".summary.json"
 RECORDED = ("rewind_fraction", "paper_differences")  # in settings.json for readers, not in the run's hash
+# config fields that change the tickets but not the dense net (its rewind point is only read off it)
+NOT_DENSE = ("rewind_episodes", "rewind_epochs", "rewind_batches", "rewind_updates", "equal_updates", "max_updates")
 RESULT_COLUMNS = [
     "family", "task", "variant", "exclude", "run", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
-    "output_pruned", "rewind_fraction", "paper_differences",
+    "output_pruned", "rewind_fraction", "paper_differences", "dense_net",
 ]
 
 
@@ -84,6 +86,13 @@ def hashed_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k not in RECORDED}
 
 
+def dense_net(settings: dict[str, Any]) -> str:
+    """A hash of what the run's dense net depends on: runs with equal ones train the same dense net per seed,
+    so their tickets compare seed by seed."""
+    config = {k: v for k, v in settings["config"].items() if k not in NOT_DENSE}
+    return settings_hash({"family": settings["family"], "task": settings["task"], "config": config})
+
+
 def run_name(settings: dict[str, Any]) -> str:
     """<variant>-<hash>: the name of a run's directory."""
     return f"{settings['variant']}-{settings_hash(hashed_settings(settings))}"
@@ -98,7 +107,8 @@ def load_results(root: str | Path) -> pd.DataFrame:
     winning | random), seed, level, fraction_pruned, metric, value; output_pruned (an output layer of
     the ticket is entirely pruned: `verdicts.OUTPUT_LAYERS`), rewind_fraction (the run's rewind point's
     share of the training budget, 0 when rewinding to the initial weights) and paper_differences (the
-    config fields in which the run differs from the paper's preset, joined by ", ").
+    config fields in which the run differs from the paper's preset, joined by ", "), dense_net (a hash of what
+    its dense net depends on: equal across runs that train the same dense net).
     """
     rows = [
         {
@@ -109,6 +119,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             "output_pruned": output_pruned(settings["family"], record["layer_fractions_pruned"]),
             "rewind_fraction": settings["rewind_fraction"],
             "paper_differences": ", ".join(sorted(settings["paper_differences"])),
+            "dense_net": dense_net(settings),
         }
         for settings, record in finished_tickets(Path(root))
         for metric, value in record["metrics"].items()
