@@ -22,7 +22,7 @@ def by_seed(rows: pd.DataFrame, ticket: str, level: int | None = None) -> pd.Ser
 def judged_levels(rows: pd.DataFrame) -> list[int]:
     """The pruned levels that enter verdicts: those where no output layer is entirely pruned."""
     pruned = rows[rows.level > 0]
-    return sorted(set(pruned.level) - set(pruned[pruned.output_pruned].level))
+    return sorted(set(pruned.level) - set(pruned[pruned.output_pruned.astype(bool)].level))
 
 
 def wt_vs_rt(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
@@ -61,7 +61,7 @@ def learned(df: pd.DataFrame, score_to_beat: float) -> tuple[bool, dict[str, flo
 
 def is_control(df: pd.DataFrame) -> pd.Series:
     """Rows of control runs (e.g. classic control's equal-updates budget), kept apart from the main runs."""
-    return df.paper_differences.str.split(", ").map(lambda fields: any(f in CONTROL_FIELDS for f in fields))
+    return df.paper_differences.str.split(", ").map(lambda fields: any(f in CONTROL_FIELDS for f in fields)).astype(bool)
 
 
 def keeps_paper_share(df: pd.DataFrame) -> pd.Series:

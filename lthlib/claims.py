@@ -78,10 +78,11 @@ class Results:
         return ""
 
 
-def _why_not_judged(runs: list[pd.DataFrame]) -> list[str]:
-    """What keeps a part from being judged: too few seeds, or a late-rewound run off the paper's proportion."""
+def _why_not_judged(runs: list[pd.DataFrame], seeds: int | None = None) -> list[str]:
+    """What keeps a part from being judged: too few seeds (`seeds`: those its comparisons paired; default: the
+    runs' own), or a late-rewound run off the paper's proportion."""
     reasons = []
-    seeds = min(r.seed.nunique() for r in runs)
+    seeds = min(r.seed.nunique() for r in runs) if seeds is None else seeds
     if seeds < MIN_SEEDS:
         reasons.append(f"{seeds} seed{'s' if seeds > 1 else ''}")
     for r in runs:
@@ -97,8 +98,9 @@ def _scale(runs: list[pd.DataFrame]) -> str:
     return "the paper's preset" if not differences else "reduced: " + ", ".join(differences)
 
 
-def part(name: str, runs: list[pd.DataFrame], holds: bool, text: str, stand_in: bool = False) -> Part:
-    reasons = _why_not_judged(runs) + ([STAND_IN] if stand_in else [])
+def part(name: str, runs: list[pd.DataFrame], holds: bool, text: str, stand_in: bool = False,
+         seeds: int | None = None) -> Part:
+    reasons = _why_not_judged(runs, seeds) + ([STAND_IN] if stand_in else [])
     suffix = f" (indicative: {'; '.join(reasons)})" if reasons else ""
     return Part(name, holds, not reasons, f"{name}: {text}{suffix}", STAND_IN if stand_in else _scale(runs))
 
@@ -107,13 +109,23 @@ def missing(name: str, what: str) -> Part:
     return Part(name, None, False, f"{name}: no committed {what} yet", missing=True)
 
 
-def levels_won(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame],
-                levels: list[int]) -> list[int]:
-    """Levels at which ticket kind a[0] of run a[1] beats ticket kind b[0] of run b[1] under the rule."""
+def comparisons(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame], levels: list[int]):
+    """{level: ticket kind a[0] of run a[1] against ticket kind b[0] of run b[1]} under the rule."""
     family = rows.family.iloc[0]
     margin = margin_for(family, by_seed(rows, "dense").mean())
-    return [k for k in levels if compare(by_seed(a[1], a[0], k), by_seed(b[1], b[0], k), margin,
-                                         HIGHER_IS_BETTER[family]).better]
+    return {k: compare(by_seed(a[1], a[0], k), by_seed(b[1], b[0], k), margin, HIGHER_IS_BETTER[family])
+            for k in levels}
+
+
+def levels_won(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame],
+               levels: list[int]) -> list[int]:
+    """Levels at which ticket kind a[0] of run a[1] beats ticket kind b[0] of run b[1] under the rule."""
+    return [k for k, c in comparisons(rows, a, b, levels).items() if c.better]
+
+
+def paired_seeds(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame], levels: list[int]) -> int:
+    """The fewest seeds any of those comparisons paired: what a part built on them is judged on."""
+    return min((c.seeds for c in comparisons(rows, a, b, levels).values()), default=0)
 
 
 def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterative-late", exclude: str = "",
@@ -125,7 +137,8 @@ def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterat
         return missing(task, f"{variant} run")
     wins = levels_won(rows, ("winning", rows), ("random", rows), levels)
     return part(task, [rows], len(wins) >= share * len(levels),
-                 f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}", stand_in)
+                f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}", stand_in,
+                paired_seeds(rows, ("winning", rows), ("random", rows), levels))
 
 
 def variant_helps(results: Results, family: str, task: str, better: str, worse: str, label: str,
@@ -141,8 +154,8 @@ def variant_helps(results: Results, family: str, task: str, better: str, worse: 
     wt_a, wt_b = (by_seed(r[r.level.isin(levels)], "winning") for r in (a, b))
     result = compare(wt_a, wt_b, margin_for(family, by_seed(a, "dense").mean()), HIGHER_IS_BETTER[family])
     return part(f"{task}, {label}", [a, b], result.better,
-                 f"mean WT over levels {describe_levels(levels)}: {better} {wt_a.mean():.4g} vs {worse} "
-                 f"{wt_b.mean():.4g} ({result})", stand_in)
+                f"mean WT over levels {describe_levels(levels)}: {better} {wt_a.mean():.4g} vs {worse} "
+                f"{wt_b.mean():.4g} ({result})", stand_in, result.seeds)
 
 
 

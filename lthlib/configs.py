@@ -71,14 +71,22 @@ def _type_name(annotation: Any) -> str:
 def check_field(owner: str, name: str, value: Any, annotation: Any, allowed: tuple | None) -> None:
     """Refuse a config value of the wrong type, or out of its range, naming the field, the value and what
     is allowed. Numbers (and the numbers in a list) must lie in `allowed` = (low, high), either None for
-    no bound; without one an integer must be at least 1 and a float at least 0."""
+    no bound; without one an integer field (a count) must be at least 1 and any other number at least 0."""
     if not _matches(value, annotation):
+        hint = ""
+        if isinstance(value, str) and _matches(1.0, annotation):
+            try:
+                float(value)
+                hint = f" (YAML reads {value} as text: write it with a dot, e.g. 1.0e-3)"
+            except ValueError:
+                pass
         raise ValueError(f"{owner} field {name!r} must be {_type_name(annotation)}, got {value!r} "
-                         f"({type(value).__name__})")
+                         f"({type(value).__name__}){hint}")
+    counts = not _matches(0.5, annotation) and not _matches((0.5,), annotation)  # an integer field: a count
     numbers = [v for v in (value if isinstance(value, tuple) else (value,))
                if isinstance(v, (int, float)) and not isinstance(v, bool)]
     for v in numbers:
-        low, high = allowed or ((1 if isinstance(v, int) else 0), None)
+        low, high = allowed or ((1 if counts else 0), None)
         if (low is not None and v < low) or (high is not None and v > high):
             bounds = (f"at least {low}" if high is None else f"at most {high}" if low is None
                       else f"between {low} and {high}")

@@ -27,7 +27,8 @@ def default_precision(preset: str, device: str) -> str:
     """The paper presets on CUDA train in bf16 (fp16 where the GPU has no bf16); everything else in fp32."""
     if preset != "paper" or not str(device).startswith("cuda"):
         return "fp32"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    # a planner without a GPU (a cluster's head node) assumes bf16, which every GPU since Ampere has
+    return "fp16" if torch.cuda.is_available() and not torch.cuda.is_bf16_supported() else "bf16"
 
 
 def autocast(precision: str, device: str):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, judged_levels
 from lthlib.claims import (ATARI_LEARNED, DENSE_LEARNED, NOT_TESTABLE, STAND_IN, Part, Results, levels_won, missing,
-                           part, status_of, variant_helps, wt_beats_rt)
+                           paired_seeds, part, status_of, variant_helps, wt_beats_rt)
 from lthlib.verdicts import compare, equivalent, margin_for
 
 CLASSIC_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
@@ -133,10 +133,12 @@ def _lstm_wt_beats_rt(r: Results) -> list[Part]:
     near = 0  # the last level up to which every mean WT is within 2% of the dense log perplexity
     while near + 1 in wt.index and wt[near + 1] <= 1.02 * dense:
         near += 1
+    seeds = paired_seeds(rows, ("winning", rows), ("random", rows), levels)
+    reached = fraction.get(near, 0.0)
     return [part("WT vs RT", [rows], wins == levels, f"WT beats RT at levels {describe_levels(wins)} of "
-                  f"{describe_levels(levels)}"),
-            part("WT vs dense", [rows], fraction[near] >= 0.85, f"mean WT within 2% of the dense {dense:.3f} up to "
-                  f"{fraction[near]:.0%} pruned (level {near})")]
+                 f"{describe_levels(levels)}", seeds=seeds),
+            part("WT vs dense", [rows], reached >= 0.85, f"mean WT within 2% of the dense {dense:.3f} up to "
+                 f"{reached:.0%} pruned (level {near})")]
 
 
 def _lstm_no_rewinding(r: Results) -> list[Part]:

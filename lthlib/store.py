@@ -124,7 +124,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
         for settings, record in finished_tickets(Path(root))
         for metric, value in record["metrics"].items()
     ]
-    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS).astype({"output_pruned": bool})
 
 
 def load_budgets(root: str | Path) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from lthlib.runs import Lottery, check_seeds, run_root, tickets_done
 from lthlib import parameters
+from lthlib.experiment import resolve_device
 from lthlib.paths import resolve
 from lthlib.store import finished_tickets, publish
 
@@ -68,8 +69,12 @@ class SweepTask:
 
 
 def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",), preset: str = "cpu",
-         runs_dir: str | Path = "data/runs", levels: int = 20, **parameters: Any) -> list[SweepTask]:
+         runs_dir: str | Path = "data/runs", levels: int = 20, local: bool = True, gpus_per_task: float = 0,
+         **parameters: Any) -> list[SweepTask]:
     """The grid, one SweepTask per (task, seed, variant), with its run directory.
+
+    `local`: the tasks run on this machine, which must then have the device asked for; on a cluster
+    (local=False) "auto" means cuda where tasks get GPUs (`gpus_per_task`), else cpu.
 
     A task whose parameters are invalid is kept, with its error, so the sweep reports it as failed
     instead of refusing the whole grid.
@@ -95,6 +100,10 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                     for key in ("device", "data_dir", "arch"):
                         if key in parameters:
                             overrides[key] = parameters[key]
+                    if "device" in overrides:  # as the notebook resolves it, so the run directory is the same
+                        overrides["device"] = (resolve_device(overrides["device"]) if local
+                                               else "cuda" if overrides["device"] == "auto" and gpus_per_task else
+                                               "cpu" if overrides["device"] == "auto" else overrides["device"])
                     config = fam.config(task, preset, **overrides)
                     exclude = fam.lottery_exclude(parameters) if hasattr(fam, "lottery_exclude") else ()
                     lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels,

@@ -68,6 +68,7 @@ def compare(a: pd.Series, b: pd.Series, margin: float, higher_is_better: bool = 
     """`a` against `b`, both indexed by seed; only the seeds in both count."""
     seeds = a.index.intersection(b.index)
     d = (a[seeds] - b[seeds]).to_numpy(dtype=float) * (1.0 if higher_is_better else -1.0)
+    d = d[~np.isnan(d)]  # a seed with no score (e.g. no game ended) is no evidence either way
     n = len(d)
     gain = float(d.mean()) if n else float("nan")
     p_value = float("nan")

@@ -193,3 +193,13 @@ def test_lstm_claims_on_three_seeds_and_control_runs_stay_apart():
     control = classic(rt=(190, 185, 180), paper_differences="equal_updates")
     both = scorecard(pd.concat([classic(), control])).set_index("claim")
     assert "CartPole-v0: WT beats RT at levels 1–3" in both.loc[CLAIMS[0][1], "our evidence"]  # the main run, not the control
+
+
+def test_a_seed_without_a_score_is_no_evidence_and_an_empty_table_scores_nothing(tmp_path):
+    from lthlib import load_results
+
+    seeds = pd.Index([0, 1, 2, 3])
+    result = compare(pd.Series([10.0, 11.0, float("nan"), 10.5], seeds), pd.Series([5.0, 5.5, 5.0, 4.9], seeds), 1.0)
+    assert result.seeds == 3 and result.better
+    card = scorecard(load_results(tmp_path))
+    assert set(card.status) <= {PENDING, NOT_TESTABLE}

@@ -101,3 +101,19 @@ def test_book_titles_name_the_experiment_not_the_machines_paths(tmp_path):
     nbformat.write(nb, path)
     prepare_for_book(path)
     assert nbformat.read(path, as_version=4).cells[0].source == "# Lottery tickets: variant=oneshot-reset\nintro"
+
+
+def test_zero_is_a_valid_number_for_a_float_field_and_yaml_text_numbers_get_a_hint():
+    assert classic_control.config("CartPole-v0", "smoke", entropy_coef=0, max_grad_norm=0).entropy_coef == 0
+    with pytest.raises(ValueError, match="YAML reads 1e-3 as text"):
+        classic_control.config("CartPole-v0", "smoke", lr="1e-3")
+
+
+def test_a_cluster_sweep_plans_gpu_runs_from_a_head_node_without_a_gpu(tmp_path):
+    from lthlib import sweep
+
+    with pytest.raises(ValueError, match="no CUDA GPU"):  # locally, the device must be here
+        sweep.resolve_device("cuda")
+    grid = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], preset="smoke", runs_dir=tmp_path, levels=1,
+                      local=False, gpus_per_task=1, device="auto")
+    assert grid[0].status == "pending" and grid[0].root is not None

@@ -127,13 +127,19 @@ def check_env(env: str) -> None:
         )
 
 
+def default_backend(env: str) -> str:
+    """envpool where it has the env and is installed (Linux x86-64 wheels), else gymnasium: a run records
+    which ran (env_backend is in its hash), so both kinds of run coexist."""
+    return "envpool" if env in ENVPOOL_ENVS and importlib.util.find_spec("envpool") is not None else "gymnasium"
+
+
 def config(env: str, preset: str = "cpu", **overrides) -> A2CConfig:
     """The `preset` config for `env`, with field overrides (e.g. epochs=5)."""
     check_preset(preset)
     check_env(env)
     hidden, epochs, episodes = _PAPER_TABLE.get(env, ((256, 256, 256), 20, 320))
     fields = {"env": env, "hidden": hidden, "epochs": epochs, "episodes_per_epoch": episodes,
-              "env_backend": "envpool" if env in ENVPOOL_ENVS else "gymnasium"}
+              "env_backend": default_backend(env)}
     if preset == "cpu":
         fields.update(_CPU_CHANGES.get(env, {}))
     elif preset == "smoke":
@@ -147,7 +153,7 @@ def config(env: str, preset: str = "cpu", **overrides) -> A2CConfig:
     if cfg.env_backend == "envpool" and cfg.env not in ENVPOOL_ENVS:
         raise ValueError(f"env_backend 'envpool' runs {list(ENVPOOL_ENVS)} here, not {cfg.env!r}: use 'gymnasium'")
     if cfg.env_backend == "envpool" and importlib.util.find_spec("envpool") is None:
-        raise ValueError(f"{cfg.env} runs in envpool by default, which is not installed here (pip install envpool, "
+        raise ValueError("env_backend 'envpool' asked for, but envpool is not installed here (pip install envpool, "
                          "Linux x86-64); or pass env_backend 'gymnasium' (another run: other random numbers)")
     if cfg.equal_updates and cfg.max_updates is not None:
         raise ValueError("equal_updates sets max_updates from the dense net: give one of them, not both")
