@@ -85,16 +85,16 @@ def test_jupyterlab_opens_the_notebooks_and_the_explorer_draws_a_figure(lab):
         for name in ("classic_control.ipynb", "classic_control.py"):  # the pair: both open as notebooks
             page.goto(f"{base}/lab/tree/notebooks/{name}?reset&token={token}")  # reset: only this one open
             page.wait_for_function("document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell')"
-                                   ".length >= 8", timeout=90_000)  # every cell of the notebook, markdown and code
+                                   ".length >= 8", timeout=180_000)  # every cell of the notebook, markdown and code
             title = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell h1").first.inner_text()
             assert title.startswith("Lottery tickets in classic control"), (name, title)
         page.goto(f"{base}/lab/tree/explore.ipynb?reset&token={token}")
-        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell", timeout=90_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)
+        page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell", timeout=180_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
         page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content").first.click()
         page.keyboard.press("Shift+Enter")
-        page.wait_for_selector(".jp-OutputArea .widget-dropdown select", timeout=120_000)
-        page.wait_for_selector(".jp-OutputArea .js-plotly-plot .main-svg", timeout=120_000)
+        page.wait_for_selector(".jp-OutputArea .widget-dropdown select", timeout=180_000)
+        page.wait_for_selector(".jp-OutputArea .js-plotly-plot .main-svg", timeout=180_000)
         assert page.locator(".jp-OutputArea .widget-dropdown").count() == 4  # family, task, run, metric
         assert page.locator(".jp-OutputArea .js-plotly-plot g.trace.scatter").count() >= 3  # WT, RT, dense
         assert errors == [], errors

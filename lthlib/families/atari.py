@@ -240,9 +240,10 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
 
     while batches < total_batches:
         frames, actions, behaviour, rewards, terminated, valid, values = [], [], [], [], [], [], []
-        with torch.no_grad():
+        with torch.no_grad(), autocast(cfg.precision, cfg.device):  # acting in the learner's precision
             for _ in range(T):
                 logits, value = model(obs.contiguous(memory_format=torch.channels_last))
+                logits, value = logits.float(), value.float()
                 action = torch.multinomial(F.softmax(logits, -1), 1).squeeze(1)
                 next_obs, reward, term, trunc, _ = envs.step(action.cpu().numpy())
                 is_transition = episodes.step(reward, term, trunc)
@@ -254,7 +255,7 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
                 valid.append(torch.as_tensor(is_transition, device=device))
                 values.append(value)
                 obs = torch.as_tensor(next_obs, device=device)
-            next_value = model(obs.contiguous(memory_format=torch.channels_last))[1]
+            next_value = model(obs.contiguous(memory_format=torch.channels_last))[1].float()
         env_steps += n * T
         stack = lambda xs: torch.stack(xs)  # noqa: E731  (time, env, ...)
         returns = n_step_returns(stack(rewards), stack(terminated), stack(valid), stack(values), next_value, cfg.gamma)
