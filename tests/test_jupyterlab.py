@@ -91,8 +91,16 @@ def test_jupyterlab_opens_the_notebooks_and_the_explorer_draws_a_figure(lab):
         page.goto(f"{base}/lab/tree/explore.ipynb?reset&token={token}")
         page.wait_for_selector(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell", timeout=180_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
-        page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content").first.click()
-        page.keyboard.press("Shift+Enter")
+        prompt = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt").first
+        for _ in range(3):  # a loaded machine may take the keys before the kernel is ready: run again until it runs
+            page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .cm-content").first.click()
+            page.keyboard.press("Shift+Enter")
+            try:
+                page.wait_for_function("p => /\\[(\\*|\\d+)\\]/.test(p.textContent)", arg=prompt.element_handle(),
+                                       timeout=60_000)
+                break
+            except Exception:
+                continue
         page.wait_for_selector(".jp-OutputArea .widget-dropdown select", timeout=180_000)
         page.wait_for_selector(".jp-OutputArea .js-plotly-plot .main-svg", timeout=180_000)
         assert page.locator(".jp-OutputArea .widget-dropdown").count() == 4  # family, task, run, metric
