@@ -154,15 +154,16 @@ def variant_runs(root: str | Path) -> list[Path]:
 
 
 def load_layer_sparsity(root: str | Path) -> pd.DataFrame:
-    """Fraction pruned per layer of every winning ticket: family, task, variant, seed, level, layer, fraction_pruned."""
+    """Fraction pruned per layer of every winning ticket: family, task, variant, run, seed, level, layer,
+    fraction_pruned."""
     rows = [
-        {"family": settings["family"], "task": settings["task"], "variant": settings["variant"],
+        {"family": settings["family"], "task": settings["task"], "variant": settings["variant"], "run": run_name(settings),
          "seed": record["seed"], "level": record["level"], "layer": layer, "fraction_pruned": fraction}
         for settings, record in finished_tickets(Path(root))
         if record["ticket"] == "winning"
         for layer, fraction in record["layer_fractions_pruned"].items()
     ]
-    return pd.DataFrame(rows, columns=["family", "task", "variant", "seed", "level", "layer", "fraction_pruned"])
+    return pd.DataFrame(rows, columns=["family", "task", "variant", "run", "seed", "level", "layer", "fraction_pruned"])
 
 
 def publish(run_root: str | Path, results_dir: str | Path) -> Path:
