@@ -25,10 +25,13 @@ def shared_data(monkeypatch):
 @needs_data
 def test_the_paper_presets_on_cuda_default_to_bf16_and_fp16_needs_cuda(monkeypatch):
     assert default_precision("paper", "cpu") == default_precision("cpu", "cuda") == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_precision("paper", "cuda") == "bf16"  # planned on a head node without a GPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert default_precision("paper", "cuda:1") == "fp16"  # a GPU without bf16
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert default_precision("paper", "cuda") == "bf16"
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert default_precision("paper", "cuda:1") == "fp16"
     with pytest.raises(ValueError, match="precision 'fp16' needs a CUDA device"):
         T.config("", "smoke", precision="fp16")
     with pytest.raises(ValueError, match="precision must be one of"):
