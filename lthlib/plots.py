@@ -74,13 +74,18 @@ def pruning_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str |
         ))
     fig.update_layout(
         title=title, template="plotly_white", hovermode="closest",
-        xaxis=dict(title="fraction of weights pruned (%)", tickmode="array", tickvals=levels,
-                   ticktext=[f"{100 * fraction_at[lv]:.1f}" for lv in levels], tickangle=-60),
+        xaxis=pruned_axis(levels, fraction_at),
         yaxis=dict(title=y_title or metric),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
         margin=dict(l=60, r=20, t=70, b=60),
     )
     return fig
+
+
+def pruned_axis(levels, fraction_at) -> dict:
+    """The x axis of every pruning curve: one tick per level, labelled with its fraction pruned."""
+    return dict(title="fraction of weights pruned (%)", tickmode="array", tickvals=levels,
+                ticktext=[f"{100 * fraction_at[lv]:.1f}" for lv in levels], tickangle=-60)
 
 
 def mark_output_pruned(fig: go.Figure, df: pd.DataFrame) -> None:
@@ -204,8 +209,7 @@ def variants_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str 
             ))
     fig.update_layout(
         title=title, template="plotly_white",
-        xaxis=dict(title="fraction of weights pruned (%)", tickmode="array", tickvals=levels,
-                   ticktext=[f"{100 * fraction_at[lv]:.1f}" for lv in levels], tickangle=-60),
+        xaxis=pruned_axis(levels, fraction_at),
         yaxis=dict(title=y_title or metric), margin=dict(l=60, r=20, t=60, b=60),
     )
     return fig
@@ -232,8 +236,7 @@ def overlay_curves(runs: dict[str, pd.DataFrame], metric: str, title: str = "", 
             ))
     fig.update_layout(
         title=title, template="plotly_white",
-        xaxis=dict(title="fraction of weights pruned (%)", tickmode="array", tickvals=levels,
-                   ticktext=[f"{100 * fraction_at[lv]:.1f}" for lv in levels], tickangle=-60),
+        xaxis=pruned_axis(levels, fraction_at),
         yaxis=dict(title=y_title or metric), margin=dict(l=60, r=20, t=60, b=60),
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
