@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lthlib.analysis import by_seed, describe_levels, judged_levels, learned, main_runs
-from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
+from lthlib.analysis import by_seed, describe_levels, judged_levels, keeps_paper_share, learned, main_runs
+from lthlib.configs import PAPER_REWIND_SHARE
 from lthlib.verdicts import MIN_SEEDS, compare, margin_for
 
 SHOWN, PARTLY, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
@@ -87,7 +87,7 @@ def _why_not_judged(runs: list[pd.DataFrame], seeds: int | None = None) -> list[
         reasons.append(f"{seeds} seed{'s' if seeds > 1 else ''}")
     for r in runs:
         family, fraction = r.family.iloc[0], r.rewind_fraction.iloc[0]
-        if fraction > 0 and not keeps_share(fraction, PAPER_REWIND_SHARE[family]):
+        if not keeps_paper_share(r.iloc[:1]).iloc[0]:
             reasons.append(f"{r.variant.iloc[0]} rewinds at {fraction:.0%} of its budget, the paper at "
                            f"{PAPER_REWIND_SHARE[family]:.0%}: to be rerun")
     return list(dict.fromkeys(reasons))
@@ -164,8 +164,7 @@ def off_share_runs(df: pd.DataFrame) -> pd.DataFrame:
     """The late-rewound runs of `df` whose rewind point is not at the paper's share of their budget: their
     verdicts are indicative until they are rerun."""
     runs = df.drop_duplicates("run")
-    runs = runs[runs.rewind_fraction > 0]
-    off = runs[[not keeps_share(f, PAPER_REWIND_SHARE[family]) for family, f in zip(runs.family, runs.rewind_fraction)]]
+    off = runs[~keeps_paper_share(runs)]
     return pd.DataFrame({"task": off.task, "variant": off.variant, "run": off.run,
                          "rewinds at (share of its budget)": off.rewind_fraction.map("{:.0%}".format),
                          "the paper's share": off.family.map(PAPER_REWIND_SHARE).map("{:.0%}".format)})

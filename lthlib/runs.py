@@ -104,24 +104,21 @@ def level_dir(root: Path, seed: int, level: int) -> Path:
     return root / f"seed_{seed}" / f"level_{level:02d}"
 
 
+def ticket_records(root: Path, seed: int, level: int) -> list[Path]:
+    """The record files a finished level holds: the dense net's at level 0, both tickets' after."""
+    names = ["dense.json"] if level == 0 else ["winning.json", "random.json"]
+    return [level_dir(root, seed, level) / n for n in names]
+
+
 def tickets_done(root: Path, seeds: list[int], levels: int) -> int:
-    done = 0
-    for seed in seeds:
-        for level in range(levels + 1):
-            names = ["dense.json"] if level == 0 else ["winning.json", "random.json"]
-            done += sum((level_dir(root, seed, level) / n).exists() for n in names)
-    return done
+    return sum(p.exists() for seed in seeds for level in range(levels + 1) for p in ticket_records(root, seed, level))
 
 
 def levels_in_training(root: Path, seeds: list[int], levels: int) -> dict[int, int]:
     """{seed: the first level it has not finished} for the seeds that have started and not finished."""
-    def finished(seed: int, level: int) -> bool:
-        names = ["dense.json"] if level == 0 else ["winning.json", "random.json"]
-        return all((level_dir(root, seed, level) / n).exists() for n in names)
-
     found = {}
     for seed in seeds:
-        level = next((k for k in range(levels + 1) if not finished(seed, k)), None)
+        level = next((k for k in range(levels + 1) if not all(p.exists() for p in ticket_records(root, seed, k))), None)
         if level is not None and (root / f"seed_{seed}").exists():
             found[seed] = level
     return found
