@@ -190,8 +190,11 @@ class ActorCritic(nn.Module):
         self.value = nn.Linear(widths[-1], 1)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.trunk(obs)
-        return self.policy(h), self.value(h).squeeze(-1)
+        # the Sequential's own arithmetic without a module call per layer (the cost of a small MLP's step)
+        h = obs
+        for layer in self.trunk[::2]:
+            h = torch.relu(F.linear(h, layer.weight, layer.bias))
+        return F.linear(h, self.policy.weight, self.policy.bias), F.linear(h, self.value.weight, self.value.bias).squeeze(-1)
 
 
 def build_model(config: A2CConfig, seed: int) -> ActorCritic:
@@ -202,15 +205,21 @@ def build_model(config: A2CConfig, seed: int) -> ActorCritic:
     return ActorCritic(obs_dim, n_actions, config.hidden).to(config.device)
 
 
+def sample(probs: torch.Tensor) -> torch.Tensor:
+    """One action per row: what torch.multinomial(probs, 1) computes on CPU (argmax of p / q, q ~ Exp(1):
+    the same draws, the same actions), without its validity checks, which cost as much again per step."""
+    return (probs / torch.empty_like(probs).exponential_(1)).argmax(-1)
+
+
 def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_hook=None) -> dict:
     """A2C for N x M episodes; returns the mean return of the last L episodes as "reward"."""
     torch.manual_seed(seed)
     device, n, gamma = torch.device(config.device), config.num_envs, config.gamma
     env_seed = seed if config.env_backend == "gymnasium" else seed % (2**31 - 1 - n)  # envpool takes int32 seeds
     envs = make_envs(config.env, n, config.env_backend, env_seed)
-    optimizer = torch.optim.RMSprop(
-        model.parameters(), lr=config.lr, alpha=config.rms_alpha, eps=config.rms_eps
-    )
+    params = list(model.parameters())
+    # foreach: one kernel per step for all tensors, the same arithmetic as the per-tensor loop
+    optimizer = torch.optim.RMSprop(params, lr=config.lr, alpha=config.rms_alpha, eps=config.rms_eps, foreach=True)
     masking = MaskedTraining(model, mask, optimizer)
 
     total_episodes = config.epochs * config.episodes_per_epoch
@@ -221,33 +230,37 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
     env_steps = updates = 0
     budget_left = ((lambda: updates < config.max_updates) if config.max_updates is not None
                    else (lambda: len(episodes.returns) < total_episodes))
+    # the rollout's NumPy side, filled in place (float64 as the envs give it, cast once per update)
+    rewards = np.empty((config.num_steps, n))
+    terminated = np.empty((config.num_steps, n))
+    valid = np.empty((config.num_steps, n), dtype=bool)
 
     while budget_left():
-        logits, values, actions, rewards, terminated, valid = [], [], [], [], [], []
-        for _ in range(config.num_steps):
+        logits, values, actions = [], [], []
+        for t in range(config.num_steps):
             step_logits, step_value = model(obs)
-            action = torch.multinomial(F.softmax(step_logits.detach(), -1), 1).squeeze(1)
+            action = sample(F.softmax(step_logits.detach(), -1))
             next_obs, reward, term, trunc, _ = envs.step(action.cpu().numpy())
-            is_transition = episodes.step(reward, term, trunc)
+            valid[t] = episodes.step(reward, term, trunc)
+            rewards[t] = reward * config.reward_scale
+            terminated[t] = term
             logits.append(step_logits)
             values.append(step_value)
             actions.append(action)
-            rewards.append(reward * config.reward_scale)
-            terminated.append(term)
-            valid.append(is_transition)
             obs = torch.as_tensor(next_obs, device=device)
         env_steps += n * config.num_steps
 
-        with torch.no_grad():
+        with torch.inference_mode():
             next_value = model(obs)[1]
-        as_tensor = lambda xs, dtype: torch.as_tensor(np.stack(xs), dtype=dtype, device=device)  # noqa: E731
-        is_valid = as_tensor(valid, torch.bool)
-        returns = n_step_returns(as_tensor(rewards, torch.float32), as_tensor(terminated, torch.float32),
-                                 is_valid, torch.stack(values).detach(), next_value, gamma)
+        is_valid = torch.tensor(valid, device=device)
+        values = torch.stack(values)
+        returns = n_step_returns(torch.tensor(rewards, dtype=torch.float32, device=device),
+                                 torch.tensor(terminated, dtype=torch.float32, device=device),
+                                 is_valid, values.detach(), next_value, gamma)
 
         log_probs = F.log_softmax(torch.stack(logits), -1)
         action_log_prob = log_probs.gather(-1, torch.stack(actions).unsqueeze(-1)).squeeze(-1)
-        advantage = returns - torch.stack(values)
+        advantage = returns - values
         entropy = -(log_probs.exp() * log_probs).sum(-1)
         weight = is_valid.float() / is_valid.sum().clamp(min=1)
         loss = (
@@ -255,9 +268,10 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
             + config.value_coef * (advantage.pow(2) * weight).sum()
             - config.entropy_coef * (entropy * weight).sum()
         )
-        optimizer.zero_grad(set_to_none=True)
+        for p in params:  # zero_grad(set_to_none=True), without its profiler bookkeeping
+            p.grad = None
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+        nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
         optimizer.step()
         updates += 1
 
