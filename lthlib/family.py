@@ -17,6 +17,8 @@ class Family(Protocol):
     metric: str  # the metric the pruning curves show, e.g. "reward"
     higher_is_better: bool
     # optional: `paper_needs_gpu = True` makes the notebooks warn when the paper preset runs on a CPU
+    # optional: `resumes_inside_ticket = True`: train() takes checkpoint=lthlib.resume.TicketCheckpoint, saves
+    # its training state there as it goes and resumes from it (config fields resume_every_minutes/_updates)
 
     def config(self, task: str, preset: str, **overrides: Any) -> Any:
         """The frozen config dataclass of `preset` for `task`, with overrides; raises on bad input."""

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from lthlib import resume
 from lthlib.family import Family
 from lthlib.masks import Mask
 from lthlib.progress import TextProgress
@@ -87,12 +88,19 @@ def ticket_config(family: Family, config: Any, root: Path, seed: int) -> Any:
 
 
 def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, rewind_hook=None):
+    """Train one ticket and write its record; families with long tickets (`resumes_inside_ticket`) also
+    save their training state as they go, so that a killed ticket resumes (see lthlib.resume)."""
     start = time.perf_counter()
-    result = family.train(model, mask, config, derived_seed(seed, level, ticket), rewind_hook)
+    extra = {}
+    if getattr(family, "resumes_inside_ticket", False):
+        extra["checkpoint"] = resume.for_config(out / f"{ticket}.resume.pt", config)
+    result = family.train(model, mask, config, derived_seed(seed, level, ticket), rewind_hook, **extra)
     record = _record(ticket, seed, level, mask, result, time.perf_counter() - start)
     if ticket != "random":
         atomic_torch_save(model.state_dict(), out / "trained.pt")
     atomic_write_json(record, out / f"{ticket}.json")
+    if extra:
+        extra["checkpoint"].clear()
     release_memory()
 
 
@@ -137,15 +145,14 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
         model.load_state_dict(torch.load(init_path, weights_only=True))
         mask = Mask.ones(model, lottery.exclude)
         mask.save(dense_dir / "mask.pt")
-        captured = []
-
         def capture_rewind_point(m):
             atomic_torch_save(m.state_dict(), rewind_path)
-            captured.append(True)
 
+        if not (dense_dir / "dense.resume.pt").exists():  # a dense net resumed past its rewind point wrote it before
+            rewind_path.unlink(missing_ok=True)
         _train_ticket(family, config, model, mask, seed, 0, "dense", dense_dir,
                       capture_rewind_point if lottery.late_rewinding else None)
-        if lottery.late_rewinding and not captured:
+        if lottery.late_rewinding and not rewind_path.exists():
             raise RuntimeError("the trainer never reached its rewind point: train longer or rewind earlier")
         on_ticket()
     if train_winning and not lottery.iterative:  # one-shot masks all come from the dense net: write them now

@@ -59,3 +59,11 @@ class Stepper:
             self.scaler.update()
         else:
             self.optimizer.step()
+
+    def state_dict(self) -> dict:
+        """The gradient scaler's state (fp16), for resuming inside a ticket."""
+        return self.scaler.state_dict() if self.scaler else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.scaler and state:
+            self.scaler.load_state_dict(state)

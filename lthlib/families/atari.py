@@ -103,6 +103,9 @@ class AtariConfig:
     importance_clamp: float = 1.5
     rewind_batches: int | None = None  # late rewinding point, in batches; None: the paper's 1/25 of them
     precision: str = field(default="fp32", metadata={"hash": UNLESS_DEFAULT})  # of the training step (lthlib.precision)
+    # resuming inside a ticket (lthlib.resume): the training state is saved every N minutes, or every N updates
+    resume_every_minutes: float = field(default=10.0, metadata={"hash": False})
+    resume_every_updates: int | None = field(default=None, metadata={"hash": False})
     device: str = field(default="cpu", metadata={"hash": False})
     env_threads: int = field(default=0, metadata={"hash": False})  # ale-py's threads (0: one per core)
 

@@ -1,0 +1,68 @@
+"""Resuming inside a ticket: a long ticket saves its training state now and then, and a rerun picks it up.
+
+At paper scale one ticket is hours (Transformer Base: 50,000 updates); a crash, a pre-empted node or
+a Ctrl-C would otherwise lose all of it. A family's trainer hands `TicketCheckpoint.save` everything
+its next update depends on (weights, optimizer, schedule, RNG states, the data position, the
+counters); `restore` gives it back. Saves are atomic (a temporary file, then a rename), so a kill
+during a save leaves the previous checkpoint whole. The loop deletes the file once the ticket's
+record is written. What a family cannot restore (an emulator's state) it documents.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from lthlib.store import atomic_torch_save
+
+
+def rng_state(device: str) -> dict:
+    """The global RNG states a trainer draws from (CPU, and the CUDA device it trains on)."""
+    state = {"cpu": torch.get_rng_state()}
+    if str(device).startswith("cuda"):
+        state["cuda"] = torch.cuda.get_rng_state(torch.device(device))
+    return state
+
+
+def set_rng_state(state: dict, device: str) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], torch.device(device))
+
+
+class TicketCheckpoint:
+    """A ticket's training state at `path`, saved every `every_minutes` minutes of training, or every
+    `every_updates` updates where that is given (tests, and runs that want a fixed cadence)."""
+
+    def __init__(self, path: str | Path, every_minutes: float = 10.0, every_updates: int | None = None):
+        self.path = Path(path)
+        self.every_minutes, self.every_updates = every_minutes, every_updates
+        self._last = time.monotonic()
+
+    def restore(self) -> dict | None:
+        """The last saved state, or None when the ticket starts afresh."""
+        if not self.path.exists():
+            return None
+        return torch.load(self.path, weights_only=True)
+
+    def due(self, update: int) -> bool:
+        if self.every_updates:
+            return update % self.every_updates == 0
+        return time.monotonic() - self._last >= 60 * self.every_minutes
+
+    def save_if_due(self, update: int, state: Callable[[], dict[str, Any]]) -> None:
+        """Save `state()` (built only when a save is due) after `update` updates."""
+        if self.due(update):
+            atomic_torch_save(state(), self.path)
+            self._last = time.monotonic()
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def for_config(path: str | Path, config: Any) -> TicketCheckpoint:
+    """The checkpoint of a ticket trained with `config` (its resume_every_minutes / resume_every_updates)."""
+    return TicketCheckpoint(path, config.resume_every_minutes, config.resume_every_updates)
