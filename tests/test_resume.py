@@ -126,3 +126,25 @@ def test_a_ticket_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path)
         a, b = (torch.load(tmp_path / run / "seed_0" / name, weights_only=True) for run in ("killed", "whole"))
         assert all(torch.equal(a[k], b[k]) for k in a), name
     assert not list((tmp_path / "killed").rglob("*.resume.pt"))  # a finished ticket deletes its checkpoint
+
+
+def test_a_resumed_atari_ticket_continues_from_its_last_rollout_with_fresh_games(tmp_path):
+    """ale-py cannot restore its emulators: the resumed ticket keeps weights, optimizer and counters from the
+    checkpoint (batch 2), plays fresh games, and still trains exactly the ticket's budget of batches."""
+    from lthlib.families import atari
+
+    cfg = atari.config("Pong", "smoke", epochs=3)  # 6 batches, one per rollout; saves at 2 and 4
+    model = atari.build_model(cfg, 0)
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
+    path = tmp_path / "ticket.resume.pt"
+    with pytest.raises(Crash):
+        atari.train(model, mask, cfg, 3, checkpoint=CrashingCheckpoint(path, 2, 2))
+    saved = torch.load(path, weights_only=True)
+    assert saved["batches"] == 2 and saved["env_steps"] == 2 * 128
+    model = atari.build_model(cfg, 1)
+    result = atari.train(model, mask, cfg, 3, checkpoint=TicketCheckpoint(path, every_updates=2))
+    assert result["stats"] == {"updates": 6, "samples": 6 * 128}
+    assert len(result["history"]["epoch_mean_reward"]) == 3
+    params = dict(model.named_parameters())
+    assert all((params[name][~m] == 0).all() for name, m in mask.items())
+    assert any(not torch.equal(params[k], v) for k, v in saved["model"].items())  # it trained on from there

@@ -39,6 +39,8 @@ from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision
+from lthlib.resume import TicketCheckpoint, rng_state, set_rng_state
+from lthlib.runs import derived_seed
 from lthlib.store import atomic_write_json, read_json, settings_hash
 
 PAPER_GAMES = ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert", "Seaquest",
@@ -228,18 +230,38 @@ def a2c_loss(logits, values, actions, behaviour_log_prob, returns, cfg: AtariCon
 
 # --- training ----------------------------------------------------------------------------------------
 
-def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=None) -> dict:
-    """N epochs of M batches of 128 time steps; returns the mean score of the last L full games."""
+def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=None,
+          checkpoint: TicketCheckpoint | None = None) -> dict:
+    """N epochs of M batches of 128 time steps; returns the mean score of the last L full games.
+
+    With `checkpoint`, the training state is saved after whole rollouts and a rerun resumes from it:
+    weights, optimizer, RNG, counters and finished games' scores. The emulators' state is not saved
+    (ale-py's vector env cannot restore it): a resumed ticket starts fresh games, reset with a seed drawn
+    from the ticket's seed and its batch count, and the games that were running are dropped, so it
+    continues like, not identically to, an uninterrupted one."""
     torch.manual_seed(seed)
     device, n, T = torch.device(cfg.device), cfg.num_envs, cfg.num_steps
     envs = make_envs(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps)
     masking, stepper = MaskedTraining(model, mask, optimizer), Stepper(optimizer, cfg.precision)
-    obs = torch.as_tensor(envs.reset(seed=seed % (2**31 - 1 - n))[0], device=device)  # ale-py takes int32 seeds
     episodes = EpisodeTracker(n)
     envs_per_batch = cfg.batch_size // T
     total_batches, batches, env_steps = cfg.epochs * cfg.batches_per_epoch, 0, 0
     history = []
+    saved = checkpoint.restore() if checkpoint else None
+    if saved:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        stepper.load_state_dict(saved["stepper"])
+        set_rng_state(saved["rng"], cfg.device)
+        batches, env_steps, history, episodes.returns = saved["batches"], saved["env_steps"], saved["history"], saved["returns"]
+    reset_seed = seed if not saved else derived_seed(seed, batches, "resume")
+    obs = torch.as_tensor(envs.reset(seed=reset_seed % (2**31 - 1 - n))[0], device=device)  # ale-py takes int32 seeds
+
+    def training_state() -> dict:
+        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "stepper": stepper.state_dict(),
+                "rng": rng_state(cfg.device), "batches": batches, "env_steps": env_steps, "history": history,
+                "returns": episodes.returns}
 
     while batches < total_batches:
         frames, actions, behaviour, rewards, terminated, valid, values = [], [], [], [], [], [], []
@@ -282,6 +304,8 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
                 rewind_hook(model)
             if batches >= total_batches:
                 break
+        if checkpoint and batches < total_batches:
+            checkpoint.save_if_due(batches, training_state)
     envs.close()
     masking.remove()
     last = episodes.returns[-cfg.last_episodes:]
@@ -374,6 +398,7 @@ class Atari:
     metric = "reward"
     paper_needs_gpu = True  # its paper preset takes many hours per ticket on a CPU
     higher_is_better = True
+    resumes_inside_ticket = True  # from the last whole rollout, with fresh games (see train)
 
     config = staticmethod(config)
     build_model = staticmethod(build_model)
