@@ -105,6 +105,11 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                                                else "cuda" if overrides["device"] == "auto" and gpus_per_task else
                                                "cpu" if overrides["device"] == "auto" else overrides["device"])
                     config = fam.config(task, preset, **overrides)
+                    if gpus_per_task >= 2 and hasattr(config, "ranks") and "ranks" not in overrides:
+                        # a task given several GPUs trains each ticket on all of them (lthlib.data_parallel)
+                        overrides["ranks"] = int(gpus_per_task)
+                        config = fam.config(task, preset, **overrides)
+                        notebook_parameters["overrides"] = {**parameters.get("overrides", {}), "ranks": overrides["ranks"]}
                     exclude = fam.lottery_exclude(parameters) if hasattr(fam, "lottery_exclude") else ()
                     lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels,
                                       exclude=exclude)

@@ -1,5 +1,6 @@
 """The paper presets' GPU recipe, tested on this CPU: mixed precision and fairseq's effective batch."""
 
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -109,3 +110,43 @@ def test_the_gpu_check_says_there_is_no_gpu_and_exits_0():
     out = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "bench" / "gpu_check.py")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "no CUDA GPU here" in out.stdout
+
+
+@needs_data
+def test_two_gloo_ranks_train_a_ticket_as_one_process_does_at_the_same_effective_batch():
+    """Data parallelism on this CPU (gloo, 2 processes): each rank takes 2 of an update's 4 sub-batches;
+    the ticket ends with the weights, the loss curve and the BLEU of single-process training (dropout off,
+    so that both draw nothing at random), and its pruned weights stay exactly zero on every rank."""
+    cfg = T.config("", "smoke", dropout=0.0, update_freq=4, updates=4, checkpoint_every=2)
+    results, weights = [], []
+    for ranks in (1, 2):
+        model = T.build_model(cfg, 0)
+        mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
+        results.append(T.train(model, mask, dataclasses.replace(cfg, ranks=ranks), 5))
+        weights.append(model.state_dict())
+    (single, parallel), (w1, w2) = results, weights
+    for name in w1:
+        torch.testing.assert_close(w2[name], w1[name], rtol=1e-4, atol=1e-6, msg=name)
+        if name in mask:
+            assert (w2[name][~mask[name]] == 0).all(), name
+    assert parallel["history"]["train_loss"] == pytest.approx(single["history"]["train_loss"], rel=1e-5)
+    assert parallel["stats"]["samples"] == single["stats"]["samples"]
+    assert (single["stats"]["ranks"], parallel["stats"]["ranks"]) == (1, 2)
+    assert parallel["metrics"]["bleu"] == pytest.approx(single["metrics"]["bleu"], abs=1e-6)
+
+
+def test_ranks_must_split_the_sub_batches_evenly():
+    with pytest.raises(ValueError, match="ranks .2. must divide update_freq .3."):
+        T.config("", "smoke", update_freq=3, ranks=2)
+
+
+def test_a_sweep_task_given_several_gpus_trains_each_ticket_on_all_of_them(tmp_path):
+    from lthlib.sweep import plan
+
+    grid = plan("transformer_mt", ["Multi30k"], seeds=(0,), preset="smoke", runs_dir=tmp_path, levels=1, local=False,
+                gpus_per_task=2, device="auto", overrides={"update_freq": 2})
+    assert not grid[0].error
+    assert grid[0].parameters["overrides"] == {"update_freq": 2, "ranks": 2}  # the notebook trains what was planned
+    one_gpu = plan("transformer_mt", ["Multi30k"], seeds=(0,), preset="smoke", runs_dir=tmp_path, levels=1, local=False,
+                   gpus_per_task=1, device="auto", overrides={"update_freq": 2})
+    assert one_gpu[0].root != grid[0].root  # ranks are in the run's hash

@@ -14,6 +14,7 @@ beam 4 with length penalty 0.6 (fairseq's WMT generation settings), a SentencePi
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import os
@@ -30,12 +31,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib import data_parallel
 from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
 from lthlib.masked import MaskedTraining
-from lthlib.resume import TicketCheckpoint, rng_state, set_rng_state
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision
 from lthlib.paths import empty_files, resolve
+from lthlib.resume import TicketCheckpoint, rng_state, set_rng_state
+from lthlib.runs import derived_seed
 
 # name -> (d_model, ffn_dim, heads, layers per stack, dropout)
 ARCHS = {
@@ -104,6 +107,9 @@ class TransformerConfig:
     test_sentences: int | None = None  # decode the first N test sentences (None: all)
     # fairseq's recipe, added after runs were committed (hashed only when set, so those keep their names):
     update_freq: int = field(default=1, metadata={"hash": UNLESS_DEFAULT})  # sub-batches of max_tokens per update
+    # processes (GPUs) training one ticket side by side (lthlib.data_parallel); they split each update's
+    # update_freq sub-batches, so the effective batch stays max_tokens x update_freq
+    ranks: int = field(default=1, metadata={"hash": UNLESS_DEFAULT})
     xavier_init: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})  # Xavier-uniform linear layers
     precision: str = field(default="fp32", metadata={"hash": UNLESS_DEFAULT})  # fp32 | bf16 | fp16 (lthlib.precision)
     # Adam in one fused kernel per step (CPU and CUDA): ~2x the LSTM cpu preset's training speed; other rounding
@@ -163,6 +169,9 @@ def config(task: str = "", preset: str = "cpu", arch: str = "", **overrides) -> 
     fields["precision"] = overrides.pop("precision", default_precision(preset, overrides.get("device", "cpu")))
     fields = {"d_model": d_model, "ffn_dim": ffn_dim, "heads": heads, "layers": layers, "dropout": dropout} | fields
     cfg = make_config(TransformerConfig, **fields | overrides)
+    if cfg.update_freq % cfg.ranks:
+        raise ValueError(f"ranks ({cfg.ranks}) must divide update_freq ({cfg.update_freq}): the ranks split each update's "
+                         f"sub-batches (e.g. overrides {{update_freq: {cfg.ranks}, ranks: {cfg.ranks}}})")
     if cfg.max_len_ratio is not None and not cfg.max_len_ratio >= 1:
         raise ValueError(f"max_len_ratio must be at least 1, got {cfg.max_len_ratio!r}")
     check_precision(cfg.precision, cfg.device)
@@ -480,20 +489,31 @@ def evaluate(model: Transformer, data: Corpus, cfg: TransformerConfig) -> dict:
     }
 
 
-def accumulate_gradients(model: Transformer, sub_batches: list, cfg: TransformerConfig, stepper: Stepper) -> float:
+def accumulate_gradients(model: nn.Module, sub_batches: list, cfg: TransformerConfig, stepper: Stepper) -> float:
     """One update's gradients over its sub-batches (fairseq's update_freq): each sub-batch's summed,
     label-smoothed token loss divided by the update's number of target tokens, so that the accumulated
-    gradient is the gradient of the sub-batches' union. Returns the update's loss per target token."""
+    gradient is the gradient of the sub-batches' union. With several ranks each takes its share of the
+    sub-batches and DDP sums the gradients (it averages them: hence x ranks). Returns the update's loss
+    per target token."""
     target_tokens = sum(int(target.ne(PAD).sum()) for _, _, target in sub_batches)
+    share = sub_batches[data_parallel.rank()::data_parallel.world_size()]
     total = 0.0
-    for source, decoder_input, target in sub_batches:
-        with autocast(cfg.precision, cfg.device):
+    for i, (source, decoder_input, target) in enumerate(share):
+        with data_parallel.no_sync(model, last=i == len(share) - 1), autocast(cfg.precision, cfg.device):
             logits = model(source, decoder_input)
-        loss = F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=PAD,
-                               label_smoothing=cfg.label_smoothing, reduction="sum") / target_tokens
-        stepper.backward(loss)
+            loss = F.cross_entropy(logits.float().flatten(0, 1), target.flatten(), ignore_index=PAD,
+                                   label_smoothing=cfg.label_smoothing, reduction="sum") / target_tokens
+            stepper.backward(loss * data_parallel.world_size())
         total += loss.item()
-    return total
+    return data_parallel.sum_over_ranks(total)
+
+
+def _train_rank(state: dict, mask: Mask, cfg: TransformerConfig, seed: int, checkpoint_path) -> None:
+    """A data-parallel rank above 0: trains the same ticket on its share of the sub-batches, writes nothing."""
+    cfg = dataclasses.replace(cfg, device=data_parallel.device_of_rank(cfg.device, data_parallel.rank()))
+    model = build_model(cfg, 0)
+    model.load_state_dict(state)
+    train(model, mask, cfg, seed, checkpoint=TicketCheckpoint(checkpoint_path, math.inf) if checkpoint_path else None)
 
 
 def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rewind_hook=None,
@@ -501,8 +521,14 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
     """Adam under the inverse-sqrt schedule for cfg.updates token batches; averages the last
     checkpoints; returns test BLEU (sacrebleu and tokenized) and validation NLL. With `checkpoint`, the
     training state is saved as it goes and a rerun resumes from it exactly."""
-    torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
+    if cfg.ranks > 1 and not data_parallel.world_size() > 1:  # this process becomes rank 0 of cfg.ranks
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        payload = (state, mask, cfg, seed, checkpoint.path if checkpoint else None)
+        with data_parallel.ranks(cfg.ranks, cfg.device, _train_rank, payload):
+            return train(model, mask, cfg, seed, rewind_hook, checkpoint)
+    rank = data_parallel.rank()
+    torch.manual_seed(seed if rank == 0 else derived_seed(seed, rank, "rank"))  # ranks draw their own dropout
+    generator = torch.Generator().manual_seed(seed)  # every rank draws the same batches
     data = corpus(cfg)
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.adam_eps, fused=cfg.fused_adam)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda update: inverse_sqrt(update, cfg))
@@ -521,6 +547,7 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
         set_rng_state(saved.pop("rng"), cfg.device)
         run = saved
     checkpoints, history, batches, window = run["checkpoints"], run["history"], run["batches"], run["window"]
+    learner = data_parallel.wrap(model, cfg.device)  # DDP broadcasts rank 0's weights: every rank starts alike
 
     def training_state() -> dict:
         return {**run, "train_seconds": run["train_seconds"] + time.perf_counter() - start, "model": model.state_dict(),
@@ -536,7 +563,7 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
                 batches.extend(token_batches(data.train, cfg.max_tokens, generator))
             sub_batches.append(make_batch(data.train, batches.pop(), cfg.device))
         optimizer.zero_grad(set_to_none=True)
-        loss = accumulate_gradients(model, sub_batches, cfg, stepper)
+        loss = accumulate_gradients(learner, sub_batches, cfg, stepper)
         stepper.step(model.parameters())
         schedule.step()
         run["tokens"] += sum(source.ne(PAD).sum().item() + target.ne(PAD).sum().item() for source, _, target in sub_batches)
@@ -544,21 +571,23 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
         if update % cfg.checkpoint_every == 0 or update == cfg.updates:
             history["train_loss"].append(sum(window) / len(window))
             window.clear()
-        if rewind_hook is not None and update == cfg.rewind_updates:
+        if rewind_hook is not None and update == cfg.rewind_updates:  # rank 0's (the others get none)
             rewind_hook(model)
         if update >= averaged_from and (cfg.updates - update) % cfg.checkpoint_every == 0:
             checkpoints.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         run["update"] = update
-        if checkpoint:
+        if checkpoint and rank == 0:
             checkpoint.save_if_due(update, training_state)
     train_seconds = run["train_seconds"] + time.perf_counter() - start
     tokens = run["tokens"]
     masking.remove()
+    if rank > 0:  # rank 0 averages, evaluates and reports
+        return {}
     model.load_state_dict(average_state_dicts(checkpoints))
     result = evaluate(model, data, cfg)
     result["history"] = history
     result["stats"] = {"updates": cfg.updates, "samples": tokens, "tokens_per_s": tokens / train_seconds,
-                       "checkpoints_averaged": len(checkpoints)}
+                       "checkpoints_averaged": len(checkpoints), "ranks": data_parallel.world_size()}
     return result
 
 
