@@ -39,3 +39,35 @@ def rewind_table() -> pd.DataFrame:
                                    else f"no: {module.REWIND_DEVIATIONS[preset]}"})
     return pd.DataFrame(rows, columns=["family", "task", "preset", "rewind point", "share", "paper's share",
                                        "keeps the paper's share"])
+
+
+def gpu_table(levels: int = 20, seeds: int = 3) -> str:
+    """The paper's grids on GPUs, as a Markdown table: estimated H100-hours per ticket
+    (`lthlib.gpu_estimate`) and for each grid on one GPU, one 8-GPU node and four such nodes."""
+    import dataclasses
+
+    from lthlib.gpu_estimate import gpu_hours_per_ticket
+
+    def transformer(arch: str) -> dict:
+        d, f, heads, layers, dropout = transformer_mt.ARCHS[arch]
+        return dataclasses.asdict(transformer_mt.TransformerConfig(dataset="WMT14", arch=arch, d_model=d, ffn_dim=f,
+                                                                   heads=heads, layers=layers, dropout=dropout))
+    lstm = {f.name: f.default for f in dataclasses.fields(lstm_lm.LSTMConfig)}  # the paper's are the defaults
+    grids = [  # (model, family, config, runs: variants x tasks)
+        ("LSTM-650, WikiText-2", "lstm_lm", lstm, 3, "3 variants"),
+        ("Transformer Base, WMT'14", "transformer_mt", transformer("base"), 4, "iterative-late x 2 scopes, iterative-reset, oneshot-late"),
+        ("Transformer Big, WMT'14", "transformer_mt", transformer("big"), 4, "as Base"),
+        ("Atari conv net, 9 games", "atari", dataclasses.asdict(atari.AtariConfig(game="Krull")), 9, "iterative-late x 9 games"),
+    ]
+    tickets_per_run = seeds * (1 + 2 * levels)
+    lines = [f"| model | runs | H100-h per ticket | tickets | one GPU | one 8-GPU node | four 8-GPU nodes |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for model, family, config, runs, what in grids:
+        per_ticket = gpu_hours_per_ticket(family, config)
+        hours = runs * tickets_per_run * per_ticket
+        lines.append(f"| {model} | {what} | {per_ticket:.2f} | {runs * tickets_per_run:,} | {hours:,.0f} h "
+                     f"| {hours / 8:,.0f} h | {hours / 32:,.1f} h |")
+    lines.append(f"\n{seeds} seeds x {levels} levels ({1 + 2 * levels} tickets per seed); runs that copy a "
+                 "sibling's dense net need one ticket fewer per seed, and evaluation (decoding the test set) "
+                 "is not counted. The node columns assume one ticket per GPU and perfect packing.")
+    return "\n".join(lines)

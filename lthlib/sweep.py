@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from lthlib.gpu_estimate import gpu_hours_per_ticket
 from lthlib.runs import Lottery, check_seeds, run_root, tickets_done
 from lthlib import parameters
 from lthlib.experiment import resolve_device
@@ -227,7 +228,8 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
 
     The committed runs under `measured_from` give seconds per ticket at their preset; another
     preset's ticket is scaled by the family's `ticket_cost` (a compute proxy: episodes for classic
-    control, tokens x multiply-adds per token for the LSTM). GPU time is not measured here.
+    control, tokens x multiply-adds per token for the LSTM). The paper presets of the GPU families also get
+    H100-hours, estimated from their FLOPs at an assumed rate (`lthlib.gpu_estimate`): not measured here.
     """
     measured: dict[tuple[str, str], tuple[list[float], dict]] = {}
     for settings, record in finished_tickets(resolve(measured_from)):
@@ -244,16 +246,22 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         times, measured_config = measured.get((family, task), ([], None))
         row = {"family": family, "task": task, "preset": preset, "tickets": count,
                "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
+        target = dataclasses.asdict(module.FAMILY.config(task, preset))
+        per_ticket = gpu_hours_per_ticket(family, target)
+        if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
+            row["estimated H100-hours"] = round(count * per_ticket, 1)
         if times:
-            target = dataclasses.asdict(module.FAMILY.config(task, preset))
             scale = module.ticket_cost(target) / module.ticket_cost(measured_config)
             seconds = sum(times) / len(times)
             row.update({"measured s/ticket": round(seconds, 1), "cost vs measured": round(scale, 2),
                         "estimated CPU core-hours": round(count * seconds * scale / 3600, 1)})
         rows.append(row)
     hours = [r["estimated CPU core-hours"] for r in rows]
-    rows.append({"family": "total", "task": "", "preset": "", "tickets": sum(r["tickets"] for r in rows),
-                 "estimated CPU core-hours": round(sum(hours), 1) if rows and None not in hours else None})
+    total = {"family": "total", "task": "", "preset": "", "tickets": sum(r["tickets"] for r in rows),
+             "estimated CPU core-hours": round(sum(hours), 1) if rows and None not in hours else None}
+    if any("estimated H100-hours" in r for r in rows):
+        total["estimated H100-hours"] = round(sum(r.get("estimated H100-hours", 0) for r in rows), 1)
+    rows.append(total)
     return pd.DataFrame(rows)
 
 

@@ -150,3 +150,22 @@ def test_a_sweep_task_given_several_gpus_trains_each_ticket_on_all_of_them(tmp_p
     one_gpu = plan("transformer_mt", ["Multi30k"], seeds=(0,), preset="smoke", runs_dir=tmp_path, levels=1, local=False,
                    gpus_per_task=1, device="auto", overrides={"update_freq": 2})
     assert one_gpu[0].root != grid[0].root  # ranks are in the run's hash
+
+
+def test_gpu_hours_follow_the_flops_of_each_paper_preset():
+    import dataclasses as dc
+
+    from lthlib.gpu_estimate import gpu_hours_per_ticket
+    from lthlib.presets import gpu_table
+
+    def arch(name):
+        d, f, h, n, p = T.ARCHS[name]
+        return dc.asdict(T.TransformerConfig(arch=name, d_model=d, ffn_dim=f, heads=h, layers=n, dropout=p))
+
+    base, big = gpu_hours_per_ticket("transformer_mt", arch("base")), gpu_hours_per_ticket("transformer_mt", arch("big"))
+    assert 3.0 < big / base < 4.0  # ~3.5x the multiply-adds per token at the same tokens
+    assert 0.3 < base < 1.5  # 50,000 updates of 25k tokens at 200 TFLOP/s
+    assert gpu_hours_per_ticket("transformer_mt", {**arch("base"), "update_freq": 8}) == pytest.approx(8 * base)
+    assert gpu_hours_per_ticket("classic_control", {}) is None
+    table = gpu_table()
+    assert "Transformer Big" in table and "one 8-GPU node" in table
