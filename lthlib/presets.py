@@ -60,7 +60,7 @@ def gpu_table(levels: int = 20, seeds: int = 3) -> str:
         ("Atari conv net, 9 games", "atari", dataclasses.asdict(atari.AtariConfig(game="Krull")), 9, "iterative-late x 9 games"),
     ]
     tickets_per_run = seeds * (1 + 2 * levels)
-    lines = [f"| model | runs | H100-h per ticket | tickets | one GPU | one 8-GPU node | four 8-GPU nodes |",
+    lines = ["| model | runs | H100-h per ticket | tickets | one GPU | one 8-GPU node | four 8-GPU nodes |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for model, family, config, runs, what in grids:
         per_ticket = gpu_hours_per_ticket(family, config)
