@@ -152,17 +152,19 @@ def bench_a2c() -> dict:
 
 def bench_env_backends() -> dict:
     """Our A2C's training env-steps/s on Acrobot-v1 and LunarLander-v3 (cpu preset, 300 updates), in
-    gymnasium's SyncVectorEnv and in envpool, side by side; the ratio is the smaller of the two."""
+    gymnasium's SyncVectorEnv and in envpool, alternately; the ratio is the smaller of the two."""
     from lthlib.families import classic_control as cc
 
     rates = {}
     for env in cc.ENVPOOL_ENVS:
-        for backend in cc.BACKENDS:
-            config = cc.config(env, "cpu", env_backend=backend, max_updates=300)
-            model = cc.build_model(config, 0)
-            start = time.perf_counter()
-            result = cc.train(model, Mask.ones(model), config, seed=0)
-            rates[f"{env} {backend}"] = result["stats"]["samples"] / (time.perf_counter() - start)
+        for _ in range(3):  # alternately (ABAB...), best of 3: other work on the machine disturbs both alike
+            for backend in cc.BACKENDS:
+                config = cc.config(env, "cpu", env_backend=backend, max_updates=300)
+                model = cc.build_model(config, 0)
+                start = time.perf_counter()
+                result = cc.train(model, Mask.ones(model), config, seed=0)
+                rate = result["stats"]["samples"] / (time.perf_counter() - start)
+                rates[f"{env} {backend}"] = max(rates.get(f"{env} {backend}", 0.0), rate)
     ratios = {env: rates[f"{env} envpool"] / rates[f"{env} gymnasium"] for env in cc.ENVPOOL_ENVS}
     ratio = min(ratios.values())
     return {"name": "classic_control_env_backends", "env_steps_per_s": rates, "ratios": ratios, "ratio": ratio,
