@@ -224,7 +224,8 @@ def summary(grid: list[SweepTask]) -> pd.DataFrame:
 # --- planning: what a grid costs ------------------------------------------------------------------
 
 def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") -> pd.DataFrame:
-    """Tickets and CPU core-hours per (family, task, preset), from measured ticket wall times.
+    """Tickets still to train and their CPU core-hours per (family, task, preset), from measured ticket
+    wall times (a resumed grid counts only what is left).
 
     The committed runs under `measured_from` give seconds per ticket at their preset; another
     preset's ticket is scaled by the family's `ticket_cost` (a compute proxy: episodes for classic
@@ -239,12 +240,12 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     for item in grid:
         if item.status != "failed":
             key = (item.family, item.task, item.parameters["preset"])
-            tickets[key] = tickets.get(key, 0) + 1 + 2 * item.parameters["levels"]
+            tickets[key] = tickets.get(key, 0) + tickets_left(item)
     rows = []
     for (family, task, preset), count in tickets.items():
         module = importlib.import_module(FAMILIES[family].module)
         times, measured_config = measured.get((family, task), ([], None))
-        row = {"family": family, "task": task, "preset": preset, "tickets": count,
+        row = {"family": family, "task": task, "preset": preset, "tickets left": count,
                "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
         target = dataclasses.asdict(module.FAMILY.config(task, preset))
         per_ticket = gpu_hours_per_ticket(family, target)
@@ -257,7 +258,7 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
                         "estimated CPU core-hours": round(count * seconds * scale / 3600, 1)})
         rows.append(row)
     hours = [r["estimated CPU core-hours"] for r in rows]
-    total = {"family": "total", "task": "", "preset": "", "tickets": sum(r["tickets"] for r in rows),
+    total = {"family": "total", "task": "", "preset": "", "tickets left": sum(r["tickets left"] for r in rows),
              "estimated CPU core-hours": round(sum(hours), 1) if rows and None not in hours else None}
     if any("estimated H100-hours" in r for r in rows):
         total["estimated H100-hours"] = round(sum(r.get("estimated H100-hours", 0) for r in rows), 1)
@@ -265,8 +266,21 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     return pd.DataFrame(rows)
 
 
+def tickets_left(item: SweepTask) -> int:
+    """The task's tickets not yet on disk."""
+    levels = item.parameters["levels"]
+    done = tickets_done(item.root, [item.seed], levels) if item.root is not None and item.root.exists() else 0
+    return 1 + 2 * levels - done
+
+
 def describe(grid: list[SweepTask]) -> str:
     """Every task of the grid, a line each, and the total."""
-    lines = [f"  {i.task} seed {i.seed} {i.variant}: {1 + 2 * i.parameters['levels']} tickets -> {i.root}" for i in grid]
+    def line(i: SweepTask) -> str:
+        total, left = 1 + 2 * i.parameters["levels"], tickets_left(i)
+        done = f" ({total - left} done)" if left < total else ""
+        return f"  {i.task} seed {i.seed} {i.variant}: {total} tickets{done} -> {i.root}"
+
     tickets = sum(1 + 2 * i.parameters["levels"] for i in grid)
-    return "\n".join(lines + [f"{len(grid)} tasks (task x seed x variant), {tickets} tickets"])
+    left = sum(tickets_left(i) for i in grid)
+    done = f", {tickets - left} of them done" if left < tickets else ""
+    return "\n".join([line(i) for i in grid] + [f"{len(grid)} tasks (task x seed x variant), {tickets} tickets{done}"])

@@ -38,6 +38,10 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     again = sweep.run_sweep(sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1],
                                        preset="smoke", runs_dir=runs, levels=1), progress=False)
     assert (again.status == "skipped (finished)").all()
+    replanned = sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1], preset="smoke",
+                           runs_dir=runs, levels=1)
+    assert "4 tasks (task x seed x variant), 12 tickets, 12 of them done" in sweep.describe(replanned)
+    assert sweep.estimate(replanned)["tickets left"].tolist() == [0, 0, 0]  # the dry run costs only what is left
 
 
 def test_dry_run_prints_the_grid_and_runs_nothing(tmp_path, capsys):
