@@ -145,6 +145,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
         model.load_state_dict(torch.load(init_path, weights_only=True))
         mask = Mask.ones(model, lottery.exclude)
         mask.save(dense_dir / "mask.pt")
+
         def capture_rewind_point(m):
             atomic_torch_save(m.state_dict(), rewind_path)
 

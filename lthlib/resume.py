@@ -1,7 +1,7 @@
 """Resuming inside a ticket: a long ticket saves its training state now and then, and a rerun picks it up.
 
 At paper scale one ticket is hours (Transformer Base: 50,000 updates); a crash, a pre-empted node or
-a Ctrl-C would otherwise lose all of it. A family's trainer hands `TicketCheckpoint.save` everything
+a Ctrl-C would otherwise lose all of it. A family's trainer hands `TicketCheckpoint.save_if_due` everything
 its next update depends on (weights, optimizer, schedule, RNG states, the data position, the
 counters); `restore` gives it back. Saves are atomic (a temporary file, then a rename), so a kill
 during a save leaves the previous checkpoint whole. The loop deletes the file once the ticket's
@@ -31,6 +31,22 @@ def set_rng_state(state: dict, device: str) -> None:
     torch.set_rng_state(state["cpu"])
     if "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], torch.device(device))
+
+
+def common_state(model, optimizer, stepper, device: str) -> dict:
+    """What every resumable trainer saves: weights, optimizer, gradient scaler, RNG states."""
+    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "stepper": stepper.state_dict(),
+            "rng": rng_state(device)}
+
+
+def load_common_state(saved: dict, model, optimizer, stepper, device: str) -> dict:
+    """Put `common_state`'s parts back; returns the rest of `saved` (the family's own counters)."""
+    rest = dict(saved)
+    model.load_state_dict(rest.pop("model"))
+    optimizer.load_state_dict(rest.pop("optimizer"))
+    stepper.load_state_dict(rest.pop("stepper"))
+    set_rng_state(rest.pop("rng"), device)
+    return rest
 
 
 class TicketCheckpoint:

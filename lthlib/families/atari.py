@@ -39,7 +39,7 @@ from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision
-from lthlib.resume import TicketCheckpoint, rng_state, set_rng_state
+from lthlib.resume import TicketCheckpoint, common_state, load_common_state
 from lthlib.runs import derived_seed
 from lthlib.store import atomic_write_json, read_json, settings_hash
 
@@ -250,18 +250,14 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
     history = []
     saved = checkpoint.restore() if checkpoint else None
     if saved:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        stepper.load_state_dict(saved["stepper"])
-        set_rng_state(saved["rng"], cfg.device)
-        batches, env_steps, history, episodes.returns = saved["batches"], saved["env_steps"], saved["history"], saved["returns"]
+        run = load_common_state(saved, model, optimizer, stepper, cfg.device)
+        batches, env_steps, history, episodes.returns = run["batches"], run["env_steps"], run["history"], run["returns"]
     reset_seed = seed if not saved else derived_seed(seed, batches, "resume")
     obs = torch.as_tensor(envs.reset(seed=reset_seed % (2**31 - 1 - n))[0], device=device)  # ale-py takes int32 seeds
 
     def training_state() -> dict:
-        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "stepper": stepper.state_dict(),
-                "rng": rng_state(cfg.device), "batches": batches, "env_steps": env_steps, "history": history,
-                "returns": episodes.returns}
+        return {**common_state(model, optimizer, stepper, cfg.device), "batches": batches, "env_steps": env_steps,
+                "history": history, "returns": episodes.returns}
 
     while batches < total_batches:
         frames, actions, behaviour, rewards, terminated, valid, values = [], [], [], [], [], [], []

@@ -34,7 +34,7 @@ from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision
 from lthlib.paths import empty_files, resolve
-from lthlib.resume import TicketCheckpoint, rng_state, set_rng_state
+from lthlib.resume import TicketCheckpoint, common_state, load_common_state
 
 DATA_ENV_VAR = "LTH_WIKITEXT2_DIR"
 DEFAULT_DATA_DIR = "data/wikitext-2"
@@ -239,16 +239,11 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
            "next_start": 0, "epoch_loss": 0.0, "batches": 0, "lstm_state": None}
     saved = checkpoint.restore() if checkpoint else None
     if saved:
-        model.load_state_dict(saved.pop("model"))
-        optimizer.load_state_dict(saved.pop("optimizer"))
-        stepper.load_state_dict(saved.pop("stepper"))
-        set_rng_state(saved.pop("rng"), cfg.device)
-        run = saved
+        run = load_common_state(saved, model, optimizer, stepper, cfg.device)
     history, state = run["history"], run["lstm_state"]
 
     def training_state() -> dict:
-        return {**run, "lstm_state": state, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "stepper": stepper.state_dict(), "rng": rng_state(cfg.device)}
+        return {**run, "lstm_state": state, **common_state(model, optimizer, stepper, cfg.device)}
 
     for epoch in range(run["epoch"], cfg.epochs):
         model.train()

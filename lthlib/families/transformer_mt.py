@@ -36,7 +36,7 @@ from lthlib.families.translation_data import (BOS, DATASETS, EOS, PAD, Corpus, S
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision
-from lthlib.resume import TicketCheckpoint, rng_state, set_rng_state
+from lthlib.resume import TicketCheckpoint, common_state, load_common_state
 from lthlib.runs import derived_seed
 
 # name -> (d_model, ffn_dim, heads, layers per stack, dropout)
@@ -350,20 +350,16 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
            "train_seconds": 0.0}
     saved = checkpoint.restore() if checkpoint else None
     if saved:
-        model.load_state_dict(saved.pop("model"))
-        optimizer.load_state_dict(saved.pop("optimizer"))
-        schedule.load_state_dict(saved.pop("schedule"))
-        stepper.load_state_dict(saved.pop("stepper"))
-        generator.set_state(saved.pop("generator"))
-        set_rng_state(saved.pop("rng"), cfg.device)
-        run = saved
+        run = load_common_state(saved, model, optimizer, stepper, cfg.device)
+        schedule.load_state_dict(run.pop("schedule"))
+        generator.set_state(run.pop("generator"))
     checkpoints, history, batches, window = run["checkpoints"], run["history"], run["batches"], run["window"]
     learner = data_parallel.wrap(model, cfg.device)  # DDP broadcasts rank 0's weights: every rank starts alike
 
     def training_state() -> dict:
-        return {**run, "train_seconds": run["train_seconds"] + time.perf_counter() - start, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "stepper": stepper.state_dict(),
-                "generator": generator.get_state(), "rng": rng_state(cfg.device)}
+        return {**run, "train_seconds": run["train_seconds"] + time.perf_counter() - start,
+                "schedule": schedule.state_dict(), "generator": generator.get_state(),
+                **common_state(model, optimizer, stepper, cfg.device)}
 
     start = time.perf_counter()
     model.train()
