@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from lthlib.analysis import describe_levels, wt_vs_rt
+from lthlib.analysis import describe_levels, main_runs, wt_vs_rt
 from lthlib.explore import explorer
 from lthlib.plots import COLORS, explorer_figure, level_table, pruning_curve
 from lthlib.pruning import fraction_pruned_at
@@ -203,3 +203,15 @@ def test_a_seed_without_a_score_is_no_evidence_and_an_empty_table_scores_nothing
     assert result.seeds == 3 and result.better
     card = scorecard(load_results(tmp_path))
     assert set(card.status) <= {PENDING, NOT_TESTABLE}
+
+
+def test_an_ablation_pairs_with_the_run_that_trains_the_main_runs_dense_net():
+    """Two equally large iterative-reset runs (an old backend's and its rerun): the one that trains the
+    iterative-late run's dense net is the main one, whichever comes first in the table."""
+    main = classic(dense_net="envpool")
+    old = classic(variant="iterative-reset", dense_net="gymnasium").assign(run="iterative-reset-a-old")
+    rerun = classic(variant="iterative-reset", dense_net="envpool").assign(run="iterative-reset-z-new")
+    for order in ([old, rerun], [rerun, old]):
+        chosen = main_runs(pd.concat([main, *order], ignore_index=True))
+        assert set(chosen[chosen.variant == "iterative-reset"].run) == {"iterative-reset-z-new"}
+        assert set(chosen[chosen.variant == "iterative-late"].run) == set(main.run)
