@@ -43,11 +43,13 @@ def say(text: str, log: TextIO | None = None) -> None:
 
 
 def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: float, levels: int,
-            seeds, exclude: tuple[str, ...] = (), log: TextIO | None = None, **overrides: Any) -> tuple[Any, Lottery, list[int]]:
+            seeds, exclude: tuple[str, ...] = (), random_tickets: bool = True, log: TextIO | None = None,
+            **overrides: Any) -> tuple[Any, Lottery, list[int]]:
     """Check every parameter before any training; print the config and how it differs from `paper`
     (to `log` too: the terminal under papermill).
 
-    `exclude`: glob patterns of parameters never pruned (the lottery's); `overrides`: config fields
+    `exclude`: glob patterns of parameters never pruned (the lottery's); `random_tickets` False: winning
+    tickets only (the lottery's); `overrides`: config fields
     (a `device` of "auto" becomes cuda where a GPU is visible, else cpu).
     """
     if "device" in overrides:
@@ -59,7 +61,8 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
         warnings.warn(message, stacklevel=2)
         if log is not None:
             print("warning:", message, file=log, flush=True)
-    lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude))
+    lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude),
+                      random_tickets=random_tickets)
     seeds = check_seeds(seeds)
     differences = paper_differences(family, config)
     say(str(config), log)

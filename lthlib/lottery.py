@@ -132,7 +132,8 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
     seed_dir = root / f"seed_{seed}"
     init_path, rewind_path = seed_dir / "init.pt", seed_dir / "rewind.pt"
     on_ticket = on_ticket or (lambda: None)
-    train_winning, train_random = tickets in ("all", "winning"), tickets in ("all", "random")
+    train_winning = tickets in ("all", "winning")
+    train_random = tickets in ("all", "random") and lottery.random_tickets
 
     dense_dir = level_dir(root, seed, 0)
     if train_winning and not (dense_dir / "dense.json").exists():
@@ -230,16 +231,16 @@ def run_lottery(
     root = run_root(runs_dir, family, config, lottery)
     atomic_write_json(run_settings(family, config, lottery) | recorded_settings(family, config, lottery),
                       root / "settings.json")
-    total = len(seeds) * (1 + 2 * lottery.levels)
+    total = len(seeds) * lottery.tickets_per_seed
     desc = f"{family.name} {config.task} {lottery.variant}"
     bar = tqdm(total=total, desc=desc, unit="ticket", disable=not progress)
-    text = TextProgress(log, desc, total, tickets_done(root, seeds, lottery.levels)) if log is not None else None
+    text = TextProgress(log, desc, total, tickets_done(root, seeds, lottery.levels, lottery.random_tickets)) if log is not None else None
 
     def refresh():
-        done = tickets_done(root, seeds, lottery.levels)
+        done = tickets_done(root, seeds, lottery.levels, lottery.random_tickets)
         bar.update(done - bar.n)
         if text is not None:
-            text.update(done, levels_in_training(root, seeds, lottery.levels))
+            text.update(done, levels_in_training(root, seeds, lottery.levels, lottery.random_tickets))
 
     refresh()
     try:
@@ -249,7 +250,7 @@ def run_lottery(
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
             context = multiprocessing.get_context("spawn")
-            split = split_seeds(len(seeds), workers, lottery.levels)
+            split = lottery.random_tickets and split_seeds(len(seeds), workers, lottery.levels)
             # a seed's winning part is queued before its random part, so a random part never holds a
             # process while the winning tickets it waits for are still queued
             parts = [(s, part) for s in seeds for part in (("winning", "random") if split else ("all",))]

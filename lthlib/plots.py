@@ -53,10 +53,10 @@ def pruning_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str |
         ))
     for ticket in ("random", "winning"):
         s = stats[stats.ticket == ticket]
+        if not len(s):  # e.g. an ablation run without random tickets
+            continue
         if len(dense):
             s = pd.concat([dense.assign(ticket=ticket), s])  # both curves start at the dense net
-        if not len(s):
-            continue
         x, mean, std = s.level.tolist(), s["mean"].to_numpy(), s["std"].to_numpy()
         spread = s[s.seeds >= 2]  # a band only where there is a spread to show: no "± 0" for one seed
         if len(spread):

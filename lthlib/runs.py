@@ -30,6 +30,10 @@ class Lottery:
     pruning_rate: float = 0.2  # p: fraction of the alive weights each iteration removes
     levels: int = 20  # pruning iterations after the dense run (level 0)
     exclude: tuple[str, ...] = ()  # glob patterns of parameter names never pruned, e.g. ("embedding.*",)
+    # False: the dense net and the winning tickets only, e.g. for an ablation variant, whose claims compare
+    # winning tickets (a random ticket of the main run is the bar). Not hashed, like `levels`: random
+    # tickets asked for later extend the same run.
+    random_tickets: bool = True
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -37,6 +41,13 @@ class Lottery:
         check_pruning_rate(self.pruning_rate)
         if not isinstance(self.levels, int) or self.levels < 0:
             raise ValueError(f"levels must be a non-negative integer, got {self.levels!r}")
+        if not isinstance(self.random_tickets, bool):
+            raise ValueError(f"random_tickets must be True or False, got {self.random_tickets!r}")
+
+    @property
+    def tickets_per_seed(self) -> int:
+        """The dense net and, at each level, a winning ticket (and a random one)."""
+        return tickets_per_seed(self.levels, self.random_tickets)
 
     @property
     def iterative(self) -> bool:
@@ -104,21 +115,28 @@ def level_dir(root: Path, seed: int, level: int) -> Path:
     return root / f"seed_{seed}" / f"level_{level:02d}"
 
 
-def ticket_records(root: Path, seed: int, level: int) -> list[Path]:
-    """The record files a finished level holds: the dense net's at level 0, both tickets' after."""
-    names = ["dense.json"] if level == 0 else ["winning.json", "random.json"]
+def tickets_per_seed(levels: int, random_tickets: bool = True) -> int:
+    return 1 + levels * (2 if random_tickets else 1)
+
+
+def ticket_records(root: Path, seed: int, level: int, random_tickets: bool = True) -> list[Path]:
+    """The record files a finished level holds: the dense net's at level 0, both tickets' after (the
+    winning ticket's only, without `random_tickets`)."""
+    names = ["dense.json"] if level == 0 else ["winning.json", "random.json"] if random_tickets else ["winning.json"]
     return [level_dir(root, seed, level) / n for n in names]
 
 
-def tickets_done(root: Path, seeds: list[int], levels: int) -> int:
-    return sum(p.exists() for seed in seeds for level in range(levels + 1) for p in ticket_records(root, seed, level))
+def tickets_done(root: Path, seeds: list[int], levels: int, random_tickets: bool = True) -> int:
+    return sum(p.exists() for seed in seeds for level in range(levels + 1)
+               for p in ticket_records(root, seed, level, random_tickets))
 
 
-def levels_in_training(root: Path, seeds: list[int], levels: int) -> dict[int, int]:
+def levels_in_training(root: Path, seeds: list[int], levels: int, random_tickets: bool = True) -> dict[int, int]:
     """{seed: the first level it has not finished} for the seeds that have started and not finished."""
     found = {}
     for seed in seeds:
-        level = next((k for k in range(levels + 1) if not all(p.exists() for p in ticket_records(root, seed, k))), None)
+        level = next((k for k in range(levels + 1)
+                      if not all(p.exists() for p in ticket_records(root, seed, k, random_tickets))), None)
         if level is not None and (root / f"seed_{seed}").exists():
             found[seed] = level
     return found

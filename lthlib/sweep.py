@@ -22,7 +22,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lthlib.gpu_estimate import gpu_hours_per_ticket
-from lthlib.runs import Lottery, check_seeds, run_root, tickets_done
+from lthlib.runs import Lottery, check_seeds, run_root, tickets_done, tickets_per_seed
 from lthlib import parameters
 from lthlib.experiment import resolve_device
 from lthlib.paths import resolve
@@ -130,9 +130,12 @@ def check_notebook_parameters(spec: FamilyNotebook, values: dict[str, Any]) -> N
         raise ValueError(f"workers must be a positive integer, got {values['workers']!r}")
 
 
+def planned_tickets(item: SweepTask) -> int:
+    return tickets_per_seed(item.parameters["levels"], item.parameters.get("random_tickets", True))
+
+
 def is_finished(item: SweepTask) -> bool:
-    levels = item.parameters["levels"]
-    return item.root is not None and tickets_done(item.root, [item.seed], levels) == 1 + 2 * levels
+    return item.root is not None and tickets_left(item) == 0
 
 
 def _execute(notebook: str, out: str, parameters: dict) -> float:
@@ -268,19 +271,19 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
 
 def tickets_left(item: SweepTask) -> int:
     """The task's tickets not yet on disk."""
-    levels = item.parameters["levels"]
-    done = tickets_done(item.root, [item.seed], levels) if item.root is not None and item.root.exists() else 0
-    return 1 + 2 * levels - done
+    done = (tickets_done(item.root, [item.seed], item.parameters["levels"], item.parameters.get("random_tickets", True))
+            if item.root is not None and item.root.exists() else 0)
+    return planned_tickets(item) - done
 
 
 def describe(grid: list[SweepTask]) -> str:
     """Every task of the grid, a line each, and the total."""
     def line(i: SweepTask) -> str:
-        total, left = 1 + 2 * i.parameters["levels"], tickets_left(i)
+        total, left = planned_tickets(i), tickets_left(i)
         done = f" ({total - left} done)" if left < total else ""
         return f"  {i.task} seed {i.seed} {i.variant}: {total} tickets{done} -> {i.root}"
 
-    tickets = sum(1 + 2 * i.parameters["levels"] for i in grid)
+    tickets = sum(planned_tickets(i) for i in grid)
     left = sum(tickets_left(i) for i in grid)
     done = f", {tickets - left} of them done" if left < tickets else ""
     return "\n".join([line(i) for i in grid] + [f"{len(grid)} tasks (task x seed x variant), {tickets} tickets{done}"])

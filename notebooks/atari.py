@@ -31,6 +31,7 @@ seeds: list = [0]  # independent pruning processes (the paper: 3)
 variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-late | oneshot-reset (the paper's ablations: Assault, Breakout, Seaquest)
 levels: int = 10  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned (the paper: 20)
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
+random_tickets: bool = True  # False: the dense net and winning tickets only (an ablation variant, judged against the main run's random tickets)
 num_envs: int = 0  # games played in parallel; 0 keeps the preset's
 device: str = "auto"  # torch device: auto (cuda where a GPU is visible, else cpu) | cpu | cuda
 runs_dir: str = "data/runs"  # run directories; relative paths start at the repository root
@@ -52,7 +53,8 @@ from lthlib.plots import pruning_curve, show, summarize
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "atari")  # the terminal under papermill, else None
 config, lottery, seeds = experiment.prepare(atari.FAMILY, game, preset, variant, pruning_rate, levels, seeds,
-                                            device=device, log=log, **({"num_envs": num_envs} if num_envs else {}),
+                                            random_tickets=random_tickets, device=device, log=log,
+                                            **({"num_envs": num_envs} if num_envs else {}),
                                             **overrides)
 
 # %% [markdown]

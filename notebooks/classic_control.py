@@ -37,6 +37,7 @@ seeds: list = [0, 1, 2]  # independent pruning processes; curves show mean ± st
 variant: str = "iterative-late"  # iterative-late (default) | iterative-reset | oneshot-late | oneshot-reset
 levels: int = 20  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
+random_tickets: bool = True  # False: the dense net and winning tickets only (an ablation variant, judged against the main run's random tickets)
 device: str = "cpu"  # torch device for the networks: cpu or cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
 workers: int = 2  # processes: whole seeds side by side, or each seed's random tickets beside its winning ones where that is sooner (1 or 3 seeds on 2)
@@ -51,7 +52,7 @@ from lthlib.plots import pruning_curve, show, summarize
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "classic_control")  # the terminal under papermill, else None
 config, lottery, seeds = experiment.prepare(classic_control.FAMILY, env, preset, variant, pruning_rate, levels,
-                                            seeds, device=device, log=log, **overrides)
+                                            seeds, random_tickets=random_tickets, device=device, log=log, **overrides)
 
 # %% [markdown]
 # ## Run (or resume) the lottery

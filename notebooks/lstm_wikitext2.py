@@ -30,6 +30,7 @@ variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-la
 seeds: list = [0]  # independent pruning processes (the paper: 3)
 levels: int = 10  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned (the paper: 20)
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
+random_tickets: bool = True  # False: the dense net and winning tickets only (an ablation variant, judged against the main run's random tickets)
 data_dir: str = ""  # WikiText-2 train.txt/valid.txt/test.txt; "" -> $LTH_WIKITEXT2_DIR, else data/wikitext-2/
 device: str = "auto"  # torch device: auto (cuda where a GPU is visible, else cpu) | cpu | cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
@@ -48,7 +49,8 @@ from lthlib.store import variant_runs
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "lstm_wikitext2")  # the terminal under papermill, else None
 config, lottery, seeds = experiment.prepare(lstm_lm.FAMILY, "WikiText-2", preset, variant, pruning_rate, levels,
-                                            seeds, data_dir=data_dir, device=device, log=log, **overrides)
+                                            seeds, random_tickets=random_tickets, data_dir=data_dir, device=device, log=log,
+                                            **overrides)
 print("data:", lstm_lm.data_dir(config))
 
 # %% [markdown]

@@ -35,6 +35,7 @@ variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-la
 seeds: list = [0]  # independent pruning processes (the paper: one per setting)
 levels: int = 5  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
+random_tickets: bool = True  # False: the dense net and winning tickets only (an ablation variant, judged against the main run's random tickets)
 data_dir: str = ""  # the dataset directory; empty: $LTH_MULTI30K_DIR or $LTH_WMT14_DIR, else data/multi30k or data/wmt14-en-de
 device: str = "auto"  # torch device: auto (cuda where a GPU is visible, else cpu) | cpu | cuda
 runs_dir: str = "data/runs"  # run directories (weights, masks, metrics); relative paths start at the repository root
@@ -56,7 +57,7 @@ log = experiment.check_parameters(globals(), "transformer_mt")  # the terminal u
 scopes = [prune_embeddings] + ([not prune_embeddings] if both_scopes else [])
 prepared = {
     scope: experiment.prepare(transformer_mt.FAMILY, dataset, preset, variant, pruning_rate, levels, seeds,
-                              exclude=transformer_mt.pruning_scope(scope), arch=arch, data_dir=data_dir,
+                              exclude=transformer_mt.pruning_scope(scope), random_tickets=random_tickets, arch=arch, data_dir=data_dir,
                               device=device, log=log, **overrides)
     for scope in scopes
 }

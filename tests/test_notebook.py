@@ -32,6 +32,22 @@ def test_smoke_run_through_papermill(tmp_path):
     assert set(df.ticket) == {"dense", "winning", "random"}
 
 
+
+def test_an_ablation_without_random_tickets_and_their_addition_later_to_the_same_run(tmp_path):
+    nb = execute(tmp_path, preset="smoke", levels=2, seeds=[0], variant="oneshot-late", random_tickets=False)
+    figures = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
+               if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    names = {trace.get("name") for trace in figures[0]["data"]["application/vnd.plotly.v1+json"]["data"]}
+    assert "winning ticket" in names and "random ticket" not in names
+    winning_only = load_results(tmp_path / "runs")
+    assert sorted(winning_only.ticket) == ["dense", "winning", "winning"]
+    execute(tmp_path, preset="smoke", levels=2, seeds=[0], variant="oneshot-late")  # random tickets asked for later
+    full = load_results(tmp_path / "runs")
+    assert full.run.nunique() == 1 and sorted(full.ticket.value_counts().items()) == [("dense", 1), ("random", 2), ("winning", 2)]
+    kept = full[full.ticket != "random"].sort_values(["level"]).value.tolist()
+    assert kept == winning_only.sort_values(["level"]).value.tolist()  # the winning tickets were not retrained
+
+
 @pytest.mark.parametrize(
     "parameters, message",
     [
@@ -48,6 +64,7 @@ def test_smoke_run_through_papermill(tmp_path):
         ({"overrides": {"epochs": "five"}}, "A2CConfig field 'epochs' must be an integer, got 'five'"),
         ({"overrides": {"epochs": 2.5}}, "A2CConfig field 'epochs' must be an integer, got 2.5"),
         ({"overrides": {"hidden": 64}}, "A2CConfig field 'hidden' must be a list of integers, got 64"),
+        ({"random_tickets": "no"}, "parameter 'random_tickets' must be a bool, got 'no'"),
         ({"device": "gpu"}, "device must be 'auto', 'cpu', 'cuda', 'cuda:<n>' or 'mps', got 'gpu'"),
     ],
 )

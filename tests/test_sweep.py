@@ -50,3 +50,9 @@ def test_dry_run_prints_the_grid_and_runs_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 tasks (task x seed x variant), 123 tickets" in out
     assert "CartPole-v0" in out and not any(tmp_path.iterdir())
+
+
+def test_a_dry_run_without_random_tickets_counts_the_dense_net_and_winning_tickets(tmp_path, capsys):
+    assert lth(["sweep", "--family", "classic_control", "--tasks", "CartPole-v0", "--seeds", "0,1,2",
+                "--variants", "oneshot-late", "-p", "random_tickets=false", "--runs-dir", str(tmp_path), "--dry-run"]) == 0
+    assert "3 tasks (task x seed x variant), 63 tickets" in capsys.readouterr().out  # 3 x (1 + 20)
