@@ -43,6 +43,7 @@ import pandas as pd
 
 from lthlib import experiment, load_results
 from lthlib.families import lstm_lm
+from lthlib.paths import resolve
 from lthlib.plots import pruning_curve, show, summarize, variants_curve
 from lthlib.store import variant_runs
 
@@ -59,6 +60,18 @@ print("data:", lstm_lm.data_dir(config))
 
 # %%
 root = experiment.run(lstm_lm.FAMILY, config, lottery, seeds, runs_dir, workers, publish_to, log=log)
+
+# %% [markdown]
+# ## Has the net learned?
+# A unigram model (word frequencies of the same training tokens, add-one smoothed) is the bar: a dense
+# net's test perplexity must be clearly below it.
+
+# %%
+unigram = lstm_lm.unigram_baseline(config)
+if publish_to:
+    lstm_lm.publish_unigram_baseline(unigram, resolve(publish_to))
+dense = load_results(root).query("ticket == 'dense' and metric == 'test_ppl'").value
+print(f"test perplexity: dense net {dense.mean():.1f} (seeds: {len(dense)}), unigram model {unigram['test_ppl']:.1f}")
 
 # %% [markdown]
 # ## Pruning curves

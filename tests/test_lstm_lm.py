@@ -1,5 +1,6 @@
 import math
 import os
+from collections import Counter
 import warnings
 from pathlib import Path
 
@@ -29,6 +30,26 @@ def test_corpus_matches_the_published_counts():
     counts = torch.bincount(corpus.train, minlength=len(corpus.vocab))
     assert (counts[:-1] >= counts[1:]).all()  # ids in order of training frequency
     assert next(iter(corpus.vocab)) == "the"
+
+
+
+@needs_data
+def test_the_unigram_bar_is_word_frequencies_and_a_trained_net_clears_it(tmp_path):
+    cfg = L.config("smoke", train_tokens=20_000, eval_tokens=2_000)
+    tokens = {split: L.tokenize(SHARED / f"{split}.txt") for split in ("train", "test")}
+    counts = Counter(tokens["train"][:20_000])
+    vocab = len(L.load_corpus(L.data_dir(cfg)).vocab)
+    columns = [tokens["test"][:2_000][i * 200:(i + 1) * 200] for i in range(10)]  # batchify: 10 columns
+    nll = [-math.log((counts[t] + 1) / (20_000 + vocab)) for column in columns for t in column[1:]]
+    bar = L.unigram_baseline(cfg)
+    assert bar["test_log_ppl"] == pytest.approx(sum(nll) / len(nll), rel=1e-9)
+    assert 6 < bar["test_log_ppl"] < 8  # ~ln 1000: word frequencies alone
+    path = L.publish_unigram_baseline(bar, tmp_path)
+    assert L.unigram_baselines(tmp_path) == [bar] and path.parent.name == "WikiText-2"
+    results = Path(__file__).parents[1] / "data" / "results"
+    cpu = [b for b in L.unigram_baselines(results) if b["data"]["train_tokens"] == 600_000]
+    dense = load_results(results / "lstm_lm").query("ticket == 'dense' and metric == 'test_ppl'").value
+    assert cpu and len(dense) and dense.max() < cpu[0]["test_ppl"] / 2  # the committed cpu dense nets learned
 
 
 @needs_data

@@ -35,6 +35,7 @@ from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision
 from lthlib.paths import empty_files, resolve
 from lthlib.resume import TicketCheckpoint, common_state, load_common_state
+from lthlib.store import atomic_write_json, read_json, settings_hash
 
 DATA_ENV_VAR = "LTH_WIKITEXT2_DIR"
 DEFAULT_DATA_DIR = "data/wikitext-2"
@@ -278,6 +279,34 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
         "history": history,
         "stats": {"updates": updates, "samples": tokens_trained},
     }
+
+
+def unigram_baseline(cfg: LSTMConfig) -> dict:
+    """The bar a language model must clear to have learned anything beyond word frequencies: the test log
+    perplexity of a unigram model (add-one smoothed counts of the training tokens the config trains on),
+    on the same test tokens `log_perplexity` scores."""
+    corpus = load_corpus(data_dir(cfg))
+    counts = torch.bincount(corpus.train[: cfg.train_tokens], minlength=len(corpus.vocab)).double() + 1
+    log_p = counts.log() - counts.sum().log()
+    targets = batchify(corpus.test[: cfg.eval_tokens], cfg.eval_batch_size)[1:]
+    test_log_ppl = float(-log_p[targets].mean())
+    return {"test_log_ppl": test_log_ppl, "test_ppl": math.exp(test_log_ppl), "data": unigram_settings(dataclasses.asdict(cfg))}
+
+
+def unigram_settings(config: dict) -> dict:
+    """What a unigram baseline depends on, from a config's fields (e.g. a run's settings.json)."""
+    return {name: config[name] for name in ("train_tokens", "eval_tokens", "eval_batch_size")}
+
+
+def publish_unigram_baseline(record: dict, results_dir: str | Path) -> Path:
+    """Write `unigram_baseline`'s record beside the published runs, one file per data setting."""
+    path = Path(results_dir) / "lstm_lm" / "WikiText-2" / f"unigram-{settings_hash(record['data'])}.json"
+    atomic_write_json(record, path)
+    return path
+
+
+def unigram_baselines(results_dir: str | Path) -> list[dict]:
+    return [read_json(p) for p in sorted(Path(results_dir).glob("lstm_lm/WikiText-2/unigram-*.json"))]
 
 
 def ticket_cost(config: dict, vocab_size: int = 33_278, train_size: int = 2_088_628) -> float:
