@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,8 @@ from lthlib.runs import Lottery, check_seeds, run_root, tickets_done, tickets_pe
 from lthlib import parameters
 from lthlib.experiment import resolve_device
 from lthlib.paths import resolve
-from lthlib.store import finished_tickets, publish
+from lthlib.configs import hashed_fields
+from lthlib.store import finished_tickets, publish, run_name
 
 
 @dataclass(frozen=True)
@@ -230,15 +232,20 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     """Tickets still to train and their CPU core-hours per (family, task, preset), from measured ticket
     wall times (a resumed grid counts only what is left).
 
-    The committed runs under `measured_from` give seconds per ticket at their preset; another
-    preset's ticket is scaled by the family's `ticket_cost` (a compute proxy: episodes for classic
-    control, tokens x multiply-adds per token for the LSTM). The paper presets of the GPU families also get
-    H100-hours, estimated from their FLOPs at an assumed rate (`lthlib.gpu_estimate`): not measured here.
+    Each estimate comes from one committed run under `measured_from` (column "measured on"): the largest
+    with the target's config, else the largest of the task, else the largest of the family on another
+    task; its mean seconds per trained ticket (copied ones aside) are scaled by the family's `ticket_cost`
+    (a compute proxy: episodes for classic control, tokens x multiply-adds per token for the LSTM). The
+    paper presets of the GPU families also get H100-hours, estimated from their FLOPs at an assumed rate
+    (`lthlib.gpu_estimate`): not measured here.
     """
-    measured: dict[tuple[str, str], tuple[list[float], dict]] = {}
+    runs: dict[str, dict] = {}
     for settings, record in finished_tickets(resolve(measured_from)):
-        times, _ = measured.setdefault((settings["family"], settings["task"]), ([], settings["config"]))
-        times.append(record["wall_time_s"])
+        key = f"{settings['family']}/{settings['task']}/{run_name(settings)}"
+        run = runs.setdefault(key, {"family": settings["family"], "task": settings["task"], "name": key,
+                                    "config": settings["config"], "seconds": []})
+        if not record.get("copied_from"):
+            run["seconds"].append(record["wall_time_s"])
     tickets: dict[tuple[str, str, str], int] = {}
     for item in grid:
         if item.status != "failed":
@@ -247,17 +254,20 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     rows = []
     for (family, task, preset), count in tickets.items():
         module = importlib.import_module(FAMILIES[family].module)
-        times, measured_config = measured.get((family, task), ([], None))
-        row = {"family": family, "task": task, "preset": preset, "tickets left": count,
+        row = {"family": family, "task": task, "preset": preset, "tickets left": count, "measured on": None,
                "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
-        target = dataclasses.asdict(module.FAMILY.config(task, preset))
+        target_config = module.FAMILY.config(task, preset)
+        target = dataclasses.asdict(target_config)
         per_ticket = gpu_hours_per_ticket(family, target)
         if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
             row["estimated H100-hours"] = round(count * per_ticket, 1)
-        if times:
-            scale = module.ticket_cost(target) / module.ticket_cost(measured_config)
-            seconds = sum(times) / len(times)
-            row.update({"measured s/ticket": round(seconds, 1), "cost vs measured": round(scale, 2),
+        reference = _reference_run([r for r in runs.values() if r["seconds"]], family, task,
+                                   json.loads(json.dumps(hashed_fields(target_config))))
+        if reference:
+            scale = module.ticket_cost(target) / module.ticket_cost(reference["config"])
+            seconds = sum(reference["seconds"]) / len(reference["seconds"])
+            row.update({"measured on": reference["name"].split("/", 1)[1], "measured s/ticket": round(seconds, 1),
+                        "cost vs measured": round(scale, 2),
                         "estimated CPU core-hours": round(count * seconds * scale / 3600, 1)})
         rows.append(row)
     hours = [r["estimated CPU core-hours"] for r in rows]
@@ -267,6 +277,21 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         total["estimated H100-hours"] = round(sum(r.get("estimated H100-hours", 0) for r in rows), 1)
     rows.append(total)
     return pd.DataFrame(rows)
+
+
+def _reference_run(runs: list[dict], family: str, task: str, config: dict) -> dict | None:
+    """The run whose ticket times stand for (family, task, config), see `estimate`; for a task never run,
+    the family's runs on other tasks pooled (e.g. Atari games, whose presets differ only in the game)."""
+    same_task = [r for r in runs if r["family"] == family and r["task"] == task]
+    pool = [r for r in same_task if r["config"] == config] or same_task
+    if pool:
+        return max(pool, key=lambda r: len(r["seconds"]))
+    others = [r for r in runs if r["family"] == family]
+    if not others:
+        return None
+    largest = max(others, key=lambda r: len(r["seconds"]))
+    return {"name": f"{family}/{len(others)} runs of other tasks", "config": largest["config"],
+            "seconds": [t for r in others for t in r["seconds"]]}
 
 
 def tickets_left(item: SweepTask) -> int:

@@ -56,3 +56,15 @@ def test_a_dry_run_without_random_tickets_counts_the_dense_net_and_winning_ticke
     assert lth(["sweep", "--family", "classic_control", "--tasks", "CartPole-v0", "--seeds", "0,1,2",
                 "--variants", "oneshot-late", "-p", "random_tickets=false", "--runs-dir", str(tmp_path), "--dry-run"]) == 0
     assert "3 tasks (task x seed x variant), 63 tickets" in capsys.readouterr().out  # 3 x (1 + 20)
+
+
+def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_else_the_familys_other_tasks():
+    def run(task, name, config, seconds):
+        return {"family": "atari", "task": task, "name": f"atari/{task}/{name}", "config": config, "seconds": seconds}
+    old, new = run("Krull", "old", {"epochs": 8}, [500.0] * 30), run("Krull", "new", {"epochs": 4}, [280.0] * 5)
+    other = run("Seaquest", "s", {"epochs": 4}, [600.0] * 3)
+    assert sweep._reference_run([old, new, other], "atari", "Krull", {"epochs": 4}) is new
+    assert sweep._reference_run([old, new, other], "atari", "Krull", {"epochs": 2}) is old  # the largest of the task
+    pooled = sweep._reference_run([old, new, other], "atari", "Qbert", {"epochs": 4})
+    assert pooled["name"] == "atari/3 runs of other tasks" and len(pooled["seconds"]) == 38
+    assert sweep._reference_run([old], "lstm_lm", "WikiText-2", {}) is None
