@@ -201,6 +201,8 @@ def variants_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str 
         stats = summarize(df[df.variant == variant], metric)
         for ticket, dash in (("winning", "solid"), ("random", "dot")):
             s = stats[stats.ticket == ticket]
+            if not len(s):  # e.g. an ablation run without random tickets
+                continue
             fig.add_trace(go.Scatter(
                 x=s.level, y=s["mean"], mode="lines+markers", name=f"{variant} {NAMES[ticket]}",
                 line=dict(color=VARIANT_COLORS.get(variant), dash=dash), marker=dict(size=4),
@@ -227,6 +229,8 @@ def overlay_curves(runs: dict[str, pd.DataFrame], metric: str, title: str = "", 
         stats = summarize(df, metric)
         dense = stats[stats.ticket == "dense"]
         for ticket in ("winning", "random"):
+            if not (stats.ticket == ticket).any():
+                continue
             s = pd.concat([dense.assign(ticket=ticket), stats[stats.ticket == ticket]])
             fig.add_trace(go.Scatter(
                 x=s.level, y=s["mean"], mode="lines+markers", name=f"{NAMES[ticket]}, {label}",

@@ -3,7 +3,7 @@ import pytest
 
 from lthlib.analysis import describe_levels, main_runs, wt_vs_rt
 from lthlib.explore import explorer
-from lthlib.plots import COLORS, explorer_figure, level_table, pruning_curve
+from lthlib.plots import COLORS, explorer_figure, level_table, overlay_curves, pruning_curve, variants_curve
 from lthlib.pruning import fraction_pruned_at
 from lthlib.claims import INDICATIVE, NOT_SHOWN, NOT_TESTABLE, PARTLY, PENDING, SHOWN
 from lthlib.scorecard import CLAIMS, scorecard
@@ -45,6 +45,17 @@ def test_one_seed_draws_no_band_and_output_pruned_levels_are_shaded():
     shapes = pruning_curve(marked, "reward").layout.shapes
     assert [(s.x0, s.x1) for s in shapes] == [(2.5, 3.5)]
 
+
+
+def test_a_run_without_random_tickets_draws_no_random_curve_in_any_figure():
+    main, ablation = synthetic(), synthetic(variant="oneshot-late").query("ticket != 'random'")
+    traces = lambda fig: {t.name for t in fig.data}
+    assert "random ticket" not in traces(pruning_curve(ablation, "reward"))
+    names = traces(variants_curve(pd.concat([main, ablation]), "reward"))
+    assert {"iterative-late winning ticket", "iterative-late random ticket", "oneshot-late winning ticket"} <= names
+    assert "oneshot-late random ticket" not in names
+    assert traces(overlay_curves({"main": main, "ablation": ablation}, "reward")) == {
+        "winning ticket, main", "random ticket, main", "winning ticket, ablation"}
 
 def test_level_table_puts_runs_with_slightly_different_pools_on_one_row():
     a = synthetic(task="Krull")
