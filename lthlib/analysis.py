@@ -33,7 +33,7 @@ def wt_vs_rt(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd
     for (family, task, variant, run), group in df[df.metric == metric].groupby(["family", "task", "variant", "run"]):
         stats = summarize(group, metric).set_index(["ticket", "level"])
         dense = by_seed(group, "dense")
-        margin = margin_for(family, dense.mean()) if len(dense) else 0.0
+        margin = margin_for(family, dense.mean(), task) if len(dense) else 0.0
         for level in judged_levels(group):
             if ("winning", level) not in stats.index or ("random", level) not in stats.index:
                 continue

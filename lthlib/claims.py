@@ -112,7 +112,7 @@ def missing(name: str, what: str) -> Part:
 def comparisons(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame], levels: list[int]):
     """{level: ticket kind a[0] of run a[1] against ticket kind b[0] of run b[1]} under the rule."""
     family = rows.family.iloc[0]
-    margin = margin_for(family, by_seed(rows, "dense").mean())
+    margin = margin_for(family, by_seed(rows, "dense").mean(), rows.task.iloc[0])
     return {k: compare(by_seed(a[1], a[0], k), by_seed(b[1], b[0], k), margin, HIGHER_IS_BETTER[family])
             for k in levels}
 
@@ -152,7 +152,7 @@ def variant_helps(results: Results, family: str, task: str, better: str, worse: 
         return Part(f"{task}, {label}", None, False, f"{task}, {label}: the committed {better} and {worse} runs train "
                     "different dense nets (other settings); not compared until both run alike", missing=True)
     wt_a, wt_b = (by_seed(r[r.level.isin(levels)], "winning") for r in (a, b))
-    result = compare(wt_a, wt_b, margin_for(family, by_seed(a, "dense").mean()), HIGHER_IS_BETTER[family])
+    result = compare(wt_a, wt_b, margin_for(family, by_seed(a, "dense").mean(), task), HIGHER_IS_BETTER[family])
     return part(f"{task}, {label}", [a, b], result.better,
                 f"mean WT over levels {describe_levels(levels)}: {better} {wt_a.mean():.4g} vs {worse} "
                 f"{wt_b.mean():.4g} ({result})", stand_in, result.seeds)

@@ -3,7 +3,8 @@
 Whether A beats B (a winning ticket its random ticket at one level, one variant's winning tickets
 another's): for every seed that ran both, d = A - B (B - A where lower is better). A beats B when
 
-- the mean of d exceeds a practical margin, a fixed share of the dense net's |metric| (`MARGIN`), and
+- the mean of d exceeds a practical margin, a fixed share (`MARGIN`) of the dense net's |metric| or, in
+  classic control, of the dense net's gain over a random policy's return (rewards have no natural zero), and
 - a one-sided paired t-test of mean(d) > 0 gives p < `ALPHA`, over at least `MIN_SEEDS` seeds.
 
 At n = 3 the t-test is the test a statistician would accept (a sign test cannot reach p < 0.05 with
@@ -23,7 +24,7 @@ ALPHA = 0.05
 MIN_SEEDS = 3
 # the practical margin, as a share of the dense net's |metric| (mean over seeds)
 MARGIN = {"classic_control": 0.05, "atari": 0.05, "lstm_lm": 0.01, "transformer_mt": 0.02}
-MARGIN_OF = {"classic_control": "reward", "atari": "score", "lstm_lm": "test log perplexity",
+MARGIN_OF = {"classic_control": "reward gain over a random policy", "atari": "score", "lstm_lm": "test log perplexity",
              "transformer_mt": "BLEU"}
 # Parameters whose complete pruning leaves an output that ignores its input: a policy or value head, a
 # decoder's output projection (the Transformer's is its shared embedding). Such levels are marked on the
@@ -61,7 +62,7 @@ class Comparison:
 
     def __str__(self) -> str:
         test = f", p = {self.p_value:.3f}" if self.judged else ""
-        return f"{self.gain:+.3g} over {self.seeds} seed{'s' if self.seeds != 1 else ''}{test}"
+        return f"{self.gain:+.3g} over {self.seeds} seed{'s' if self.seeds != 1 else ''}, margin {self.margin:.3g}{test}"
 
 
 def compare(a: pd.Series, b: pd.Series, margin: float, higher_is_better: bool = True) -> Comparison:
@@ -87,8 +88,19 @@ def equivalent(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, int, fl
     return bool(gap <= margin), len(seeds), gap
 
 
-def margin_for(family: str, dense_mean: float) -> float:
-    return MARGIN[family] * abs(dense_mean)
+def margin_for(family: str, dense_mean: float, task: str | None = None) -> float:
+    """The practical margin for one task: `MARGIN[family]` of |dense - floor|, the floor being a random
+    policy's mean return for a classic-control env that gymnasium has (`classic_control.random_policy_return`),
+    else 0."""
+    floor = 0.0
+    if family == "classic_control" and task is not None:
+        import gymnasium  # only where needed
+
+        from lthlib.families.classic_control import random_policy_return
+
+        if task in gymnasium.registry:
+            floor = random_policy_return(task)
+    return MARGIN[family] * abs(dense_mean - floor)
 
 
 def rules() -> list[str]:

@@ -152,7 +152,7 @@ def test_ablations_need_a_consistent_gain_beyond_the_margin():
     consistent = classic(variant="iterative-reset", wt=(150, 140, 130))
     claim = CLAIMS[1][1]
     evidence = scorecard(pd.concat([late, consistent])).set_index("claim").loc[claim, "our evidence"]
-    assert "iterative-late 185 vs iterative-reset 140 (+45 over 3 seeds, p = 0.000)" in evidence
+    assert "iterative-late 185 vs iterative-reset 140 (+45 over 3 seeds, margin 8.42, p = 0.000)" in evidence
     # LunarLander-v3's committed means, -31.0 vs -37.8, with seeds that disagree: no verdict either way
     noisy_late = table("classic_control", "LunarLander-v3", "reward", -30, (-31.0,), (-90,)).assign(
         value=lambda d: d.value + d.seed.map({0: 25.0, 1: -30.0, 2: 5.0}).where(d.ticket == "winning", 0.0))
@@ -165,6 +165,23 @@ def test_ablations_need_a_consistent_gain_beyond_the_margin():
     evidence = scorecard(pd.concat([late, other])).set_index("claim").loc[claim, "our evidence"]
     assert "train different dense nets" in evidence
 
+
+
+def test_a_classic_control_margin_is_a_share_of_the_dense_nets_gain_over_a_random_policy():
+    from lthlib.families.classic_control import random_policy_return
+    from lthlib.verdicts import margin_for
+
+    assert 15 < random_policy_return("CartPole-v0") < 30  # random actions keep the pole up ~22 steps
+    assert random_policy_return("Acrobot-v1") < -450  # and almost never swing Acrobot up in 500
+    floor = random_policy_return("LunarLander-v3")
+    assert margin_for("classic_control", 3.0, "LunarLander-v3") == pytest.approx(0.05 * (3.0 - floor))
+    assert margin_for("classic_control", 3.0) == pytest.approx(0.15)  # no task: |dense|, as other families
+    # a dense reward near 0 no longer makes every consistent gain count: +8 of the ~195 learned is below 5%
+    claim = CLAIMS[1][1]
+    for gain, status in ((8.0, NOT_SHOWN), (15.0, PARTLY)):  # partly: the other envs have no runs here
+        late = table("classic_control", "LunarLander-v3", "reward", 3.0, (0.0 + gain, -5.0 + gain), (-90, -95))
+        reset = table("classic_control", "LunarLander-v3", "reward", 3.0, (0.0, -5.0), (-90, -95), "iterative-reset")
+        assert scorecard(pd.concat([late, reset])).set_index("claim").loc[claim, "status"] == status
 
 def test_a_stand_in_is_never_shown_and_the_papers_models_are_not_testable_here():
     everything = table("transformer_mt", "Multi30k", "bleu", 33.0, [33.0, 32.8, 32.9, 32.7, 32.8],

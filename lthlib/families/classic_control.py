@@ -22,6 +22,7 @@ import dataclasses
 import importlib.util
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar
 
 import gymnasium as gym
@@ -158,6 +159,27 @@ def config(env: str, preset: str = "cpu", **overrides) -> A2CConfig:
     if cfg.equal_updates and cfg.max_updates is not None:
         raise ValueError("equal_updates sets max_updates from the dense net: give one of them, not both")
     return cfg
+
+
+@lru_cache(maxsize=None)
+def random_policy_return(env: str, episodes: int = 100, seed: int = 0) -> float:
+    """The mean return of uniformly random actions over `episodes` episodes of gymnasium's `env`: what a
+    net that learned nothing scores, from which classic control's practical margin is measured
+    (`verdicts.margin_for`; a share of |dense| would shrink to nothing where the dense reward is near 0,
+    as LunarLander's is at the cpu preset)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # CartPole-v0 is "out of date"
+        single = gym.make(env)
+    rng, returns = np.random.default_rng(seed), []
+    for episode in range(episodes):
+        single.reset(seed=seed + episode)
+        done, total = False, 0.0
+        while not done:
+            _, reward, terminated, truncated, _ = single.step(int(rng.integers(single.action_space.n)))
+            total, done = total + float(reward), terminated or truncated
+        returns.append(total)
+    single.close()
+    return float(np.mean(returns))
 
 
 def make_envs(env: str, num_envs: int, backend: str = "gymnasium", seed: int = 0):
