@@ -80,3 +80,20 @@ def tokenized_bleu(hypotheses: list[str], references: list[str], lang: str = "de
                                                escape=False)
     metric = BLEU(tokenize="none", force=True)
     return metric.corpus_score([tokenize(h) for h in hypotheses], [[tokenize(r) for r in references]]).score
+
+
+def translate(model, sentences: list[str], bpe, beam: int, lenpen: float, device, max_source: int,
+              batch_size: int = 64) -> list[str]:
+    """Detokenized beam-search translations, in input order (sources batched by length, each cut to
+    `max_source` subwords)."""
+    from lthlib.families.translation_data import BOS, EOS, pad
+
+    encoded = [ids[:max_source] for ids in bpe.encode(sentences)]
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    out: list[str] = [""] * len(sentences)
+    for start in range(0, len(order), batch_size):
+        indices = order[start: start + batch_size]
+        source = pad([encoded[i] + [EOS] for i in indices], device)
+        for i, ids in zip(indices, beam_search(model, source, BOS, EOS, beam, lenpen)):
+            out[i] = bpe.decode(ids)
+    return out

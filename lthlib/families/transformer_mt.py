@@ -21,14 +21,13 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-import sentencepiece as spm
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib import data_parallel
-from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
+from lthlib.families.decoding import sacrebleu_score, tokenized_bleu, translate
 # the data names callers reach through this module too (T.corpus, T.make_batch, ...)
 from lthlib.families.translation_data import (BOS, DATASETS, EOS, PAD, Corpus, Sentences, Split,  # noqa: F401
                                               clean_pairs, corpus, data_dir, data_files, make_batch, pad,
@@ -273,25 +272,11 @@ def nll_per_token(model: Transformer, split: Split, cfg: TransformerConfig) -> f
     return total / count
 
 
-def translate(model: Transformer, sentences: list[str], bpe: spm.SentencePieceProcessor, cfg: TransformerConfig,
-              batch_size: int = 64) -> list[str]:
-    """Detokenized beam-search translations, in input order (sources batched by length). Sources are cut
-    to MAX_POSITIONS // 2 subwords so that beam search's 1.2 x source + 10 output positions fit."""
-    encoded = [ids[: MAX_POSITIONS // 2] for ids in bpe.encode(sentences)]
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-    out: list[str] = [""] * len(sentences)
-    for start in range(0, len(order), batch_size):
-        indices = order[start: start + batch_size]
-        source = pad([encoded[i] + [EOS] for i in indices], cfg.device)
-        for i, ids in zip(indices, beam_search(model, source, BOS, EOS, cfg.beam, cfg.lenpen)):
-            out[i] = bpe.decode(ids)
-    return out
-
-
 def evaluate(model: Transformer, data: Corpus, cfg: TransformerConfig) -> dict:
     test = data.test
     n = cfg.test_sentences or len(test.source_text)
-    hypotheses = translate(model, test.source_text[:n], data.bpe, cfg)
+    # sources cut to MAX_POSITIONS // 2 subwords, so that beam search's 1.2 x source + 10 positions fit
+    hypotheses = translate(model, test.source_text[:n], data.bpe, cfg.beam, cfg.lenpen, cfg.device, MAX_POSITIONS // 2)
     references = test.target_text[:n]
     bleu, signature = sacrebleu_score(hypotheses, references)
     return {
