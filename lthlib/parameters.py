@@ -15,8 +15,8 @@ import torch
 
 from lthlib.paths import resolve
 
-TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list, tuple, str),
-         "dict": (dict,)}  # a list may come as text ("0,1,2"): the lottery's check_seeds reads it
+TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,), "list": (list, tuple, str, int),
+         "dict": (dict,)}  # a list may come as text ("0,1,2") or one int (-p seeds 0): check_seeds reads both
 HINTS = {"dict": ' (with papermill: -y "overrides: {epochs: 5}")', "list": ' (with papermill: -y "seeds: [0, 1, 2]")'}
 DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 

@@ -59,7 +59,12 @@ class Lottery:
 
 
 def check_seeds(seeds) -> list[int]:
-    """A list of non-negative ints; also accepts "0,1,2" or "[0, 1, 2]" (papermill's -p passes text)."""
+    """A list of non-negative ints; also accepts "0,1,2" or "[0, 1, 2]" (papermill's -p passes text) and one
+    int (`-p seeds 0` passes 0)."""
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, str, list, tuple)):
+        raise ValueError(f"seeds must be a list of non-negative integers, got {seeds!r}")
+    if isinstance(seeds, int):
+        seeds = [seeds]
     if isinstance(seeds, str):
         try:
             seeds = [int(s) for s in seeds.strip().strip("[]").split(",") if s.strip()]

@@ -135,12 +135,19 @@ def test_bad_lottery_settings_are_refused(kwargs, message):
         Lottery(**kwargs)
 
 
-@pytest.mark.parametrize("seeds", [[], [-1], [0.5], [0, 0], "1,1"])
+@pytest.mark.parametrize("seeds", [[], [-1], [0.5], [0, 0], "1,1", True, -2, None])
 def test_bad_seeds_are_refused_before_training(tmp_path, seeds):
     family = Recording()
     with pytest.raises(ValueError, match="seeds"):
         run_lottery(family, SMOKE, Lottery(levels=1), seeds=seeds, runs_dir=tmp_path, progress=False)
     assert family.calls == []
+
+
+def test_seeds_come_as_a_list_text_or_one_int():
+    from lthlib.runs import check_seeds
+
+    assert check_seeds(2) == check_seeds("2") == check_seeds([2]) == [2]  # -p seeds 2 passes the int 2
+    assert check_seeds("[0, 1, 2]") == check_seeds((0, 1, 2)) == [0, 1, 2]
 
 
 def test_published_summary_loads_like_the_run(tmp_path):

@@ -34,7 +34,7 @@ def test_smoke_run_through_papermill(tmp_path):
 
 
 def test_an_ablation_without_random_tickets_and_their_addition_later_to_the_same_run(tmp_path):
-    nb = execute(tmp_path, preset="smoke", levels=2, seeds=[0], variant="oneshot-late", random_tickets=False)
+    nb = execute(tmp_path, preset="smoke", levels=2, seeds=0, variant="oneshot-late", random_tickets=False)  # -p seeds 0
     figures = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
                if "application/vnd.plotly.v1+json" in o.get("data", {})]
     names = {trace.get("name") for trace in figures[0]["data"]["application/vnd.plotly.v1+json"]["data"]}
