@@ -42,6 +42,9 @@ def test_winning_ticket_is_the_rewind_point_times_the_mask(tmp_path):
     mask = Mask.load(seed_dir / "level_01" / "mask.pt")
     for name, m in mask.items():
         assert torch.equal(wt_start[name], rewind[name] * m)
+        assert not rt_start[name][~m.bool()].any()  # the random ticket: the same mask ...
+    assert all(not torch.equal(rt_start[k][m.bool()], rewind[k][m.bool()]) for k, m in mask.items()
+               if k.endswith("weight"))  # ... and its weights drawn afresh
 
 
 def test_reset_variant_rewinds_to_the_initial_weights(tmp_path):
