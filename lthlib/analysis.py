@@ -8,7 +8,7 @@ import pandas as pd
 
 from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
 from lthlib.plots import summarize
-from lthlib.verdicts import MIN_SEEDS, compare, margin_for
+from lthlib.verdicts import MARGIN, MIN_SEEDS, compare, margin_for
 
 CONTROL_FIELDS = ("equal_updates", "max_updates")  # a run with these set is a control, not a main run
 
@@ -130,3 +130,42 @@ def budget_table(budgets: pd.DataFrame, levels=(1, 5, 10, 20)) -> pd.DataFrame:
     table = tickets.join(dense.add_prefix("dense "), on=["task", "variant", "run"])
     order = [f"{t} {w}" for w in ("updates", "samples") for t in ("dense", "winning", "random")]
     return table[[c for c in order if c in table.columns]].round(0).astype("Int64").droplevel("run")
+
+
+SURPRISE_SHARE = 0.05  # a winning ticket this much better than its dense net is a question first
+
+
+def surprises(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
+    """Results to question before they are results, per (task, run): the levels where the mean winning
+    ticket beats the mean dense net by more than `SURPRISE_SHARE` (of |dense|, or in classic control of the
+    dense net's gain over a random policy, as `verdicts.margin_for`), and pairs of runs whose winning
+    tickets score exactly alike on every seed at a level past 1 (level 1 may be copied from a sibling
+    run, where one-shot and iterative masks agree; levels with an output layer entirely pruned, where any
+    two tickets are the same constant function, are left out)."""
+    rows, rows_df = [], df[df.metric == metric]
+    sign = 1.0 if higher_is_better else -1.0
+    for (family, task, run), group in rows_df.groupby(["family", "task", "run"]):
+        dense = by_seed(group, "dense").mean()
+        scale = margin_for(family, dense, task) / MARGIN[family]
+        wt = group[group.ticket == "winning"].groupby("level").value.mean()
+        above = [(k, v) for k, v in wt.items() if sign * (v - dense) > SURPRISE_SHARE * scale]
+        if above:
+            k, v = max(above, key=lambda kv: sign * kv[1])
+            rows.append({"task": task, "run": run, "question": (
+                f"WT beats its dense net by more than {SURPRISE_SHARE:.0%} at level{'s' * (len(above) > 1)} "
+                f"{describe_levels([a for a, _ in above])}: {v:.4g} vs {dense:.4g} at level {k} "
+                f"({sign * (v - dense) / scale:+.1%}). Is the dense net "
+                "undertrained, or does the ticket train longer (see what each ticket trained on)?")})
+    winning = rows_df[(rows_df.ticket == "winning") & (rows_df.level > 1) & ~rows_df.output_pruned.astype(bool)]
+    by_run = {run: g.set_index(["seed", "level"]).value for run, g in winning.groupby("run")}
+    runs = sorted(by_run)
+    for i, a in enumerate(runs):
+        for b in runs[i + 1:]:
+            shared = by_run[a].index.intersection(by_run[b].index)
+            alike = (by_run[a][shared] == by_run[b][shared]).groupby(level="level").all()
+            same = alike[alike].index.tolist()
+            if same:
+                rows.append({"task": winning[winning.run == a].task.iloc[0], "run": f"{a}, {b}", "question": (
+                    f"identical winning-ticket scores on every seed at level{'s' * (len(same) > 1)} {describe_levels(same)}: "
+                    "are these runs really different?")})
+    return pd.DataFrame(rows, columns=["task", "run", "question"])

@@ -183,6 +183,21 @@ def test_a_classic_control_margin_is_a_share_of_the_dense_nets_gain_over_a_rando
         reset = table("classic_control", "LunarLander-v3", "reward", 3.0, (0.0, -5.0), (-90, -95), "iterative-reset")
         assert scorecard(pd.concat([late, reset])).set_index("claim").loc[claim, "status"] == status
 
+
+def test_results_to_question_a_ticket_far_above_its_dense_net_and_runs_that_score_alike():
+    from lthlib.analysis import surprises
+
+    lstm = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.76, (5.74, 5.40, 5.70), (6.0, 6.1, 6.2))
+    assert "at level 2: 5.4 vs 5.76 at level 2 (+6.2%)" in surprises(lstm, "test_log_ppl", higher_is_better=False).question[0]
+    # LunarLander: +20 reward on a dense 3 is +10% of the gain over a random policy (~-192), not +670%
+    lunar = table("classic_control", "LunarLander-v3", "reward", 3.0, (23.0, 5.0), (-50, -60))
+    assert "(+10.3%)" in surprises(lunar, "reward").question[0]
+    same = classic(wt=(190, 185, 180), output_pruned_levels=(3,))
+    twin = same.assign(variant="oneshot-late", run="oneshot-late-twin")
+    found = surprises(pd.concat([same, twin]), "reward")
+    assert found.question.tolist() == ["identical winning-ticket scores on every seed at level 2: "
+                                       "are these runs really different?"]  # not 1 (copied), not 3 (output pruned)
+
 def test_a_stand_in_is_never_shown_and_the_papers_models_are_not_testable_here():
     everything = table("transformer_mt", "Multi30k", "bleu", 33.0, [33.0, 32.8, 32.9, 32.7, 32.8],
                        [31.0, 29.0, 27.0, 24.0, 22.0], paper_differences="arch, d_model")
