@@ -147,6 +147,8 @@ def surprises(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> p
     for (family, task, run), group in rows_df.groupby(["family", "task", "run"]):
         dense = by_seed(group, "dense").mean()
         scale = margin_for(family, dense, task) / MARGIN[family]
+        if not 0 < scale < np.inf:  # a dense net at 0, or no better than a random policy: no scale to judge by
+            continue
         wt = group[group.ticket == "winning"].groupby("level").value.mean()
         above = [(k, v) for k, v in wt.items() if sign * (v - dense) > SURPRISE_SHARE * scale]
         if above:
@@ -157,15 +159,25 @@ def surprises(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> p
                 f"({sign * (v - dense) / scale:+.1%}). Is the dense net "
                 "undertrained, or does the ticket train longer (see what each ticket trained on)?")})
     winning = rows_df[(rows_df.ticket == "winning") & (rows_df.level > 1) & ~rows_df.output_pruned.astype(bool)]
-    by_run = {run: g.set_index(["seed", "level"]).value for run, g in winning.groupby("run")}
-    runs = sorted(by_run)
-    for i, a in enumerate(runs):
-        for b in runs[i + 1:]:
-            shared = by_run[a].index.intersection(by_run[b].index)
-            alike = (by_run[a][shared] == by_run[b][shared]).groupby(level="level").all()
-            same = alike[alike].index.tolist()
-            if same:
-                rows.append({"task": winning[winning.run == a].task.iloc[0], "run": f"{a}, {b}", "question": (
-                    f"identical winning-ticket scores on every seed at level{'s' * (len(same) > 1)} {describe_levels(same)}: "
-                    "are these runs really different?")})
+    for (task, _), same_net in winning.groupby(["task", "dense_net"]):  # runs that could be the same run
+        by_run = {run: g.set_index(["seed", "level"]).value for run, g in same_net.groupby("run")}
+        runs = sorted(by_run)
+        for i, a in enumerate(runs):
+            for b in runs[i + 1:]:
+                same = _alike_levels(by_run[a], by_run[b])
+                if same:
+                    rows.append({"task": task, "run": f"{a}, {b}", "question": (
+                        f"identical winning-ticket scores on every seed at level{'s' * (len(same) > 1)} "
+                        f"{describe_levels(same)}: are these runs really different?")})
     return pd.DataFrame(rows, columns=["task", "run", "question"])
+
+
+def _alike_levels(a: pd.Series, b: pd.Series) -> list[int]:
+    """Levels at which two runs' (seed, level)-indexed scores are equal on at least MIN_SEEDS shared seeds
+    that do not all score the same (a score every seed hits, a collapsed agent's floor, say, is no sign)."""
+    shared = a.index.intersection(b.index)
+    levels = []
+    for level, pair in pd.DataFrame({"a": a[shared], "b": b[shared]}).groupby(level="level"):
+        if len(pair) >= MIN_SEEDS and pair.a.nunique() > 1 and (pair.a == pair.b).all():
+            levels.append(level)
+    return levels

@@ -61,7 +61,7 @@ class Lottery:
 def check_seeds(seeds) -> list[int]:
     """A list of non-negative ints; also accepts "0,1,2" or "[0, 1, 2]" (papermill's -p passes text) and one
     int (`-p seeds 0` passes 0)."""
-    if isinstance(seeds, bool) or not isinstance(seeds, (int, str, list, tuple)):
+    if isinstance(seeds, bool) or seeds is None or isinstance(seeds, dict):
         raise ValueError(f"seeds must be a list of non-negative integers, got {seeds!r}")
     if isinstance(seeds, int):
         seeds = [seeds]
@@ -70,7 +70,10 @@ def check_seeds(seeds) -> list[int]:
             seeds = [int(s) for s in seeds.strip().strip("[]").split(",") if s.strip()]
         except ValueError:
             raise ValueError(f"seeds must be a list of non-negative integers, got {seeds!r}") from None
-    seeds = list(seeds)
+    try:
+        seeds = list(seeds)
+    except TypeError:
+        raise ValueError(f"seeds must be a list of non-negative integers, got {seeds!r}") from None
     if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})

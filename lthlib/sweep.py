@@ -261,14 +261,15 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         per_ticket = gpu_hours_per_ticket(family, target)
         if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
             row["estimated H100-hours"] = round(count * per_ticket, 1)
-        reference = _reference_run([r for r in runs.values() if r["seconds"]], family, task,
-                                   json.loads(json.dumps(hashed_fields(target_config))))
-        if reference:
-            scale = module.ticket_cost(target) / module.ticket_cost(reference["config"])
-            seconds = sum(reference["seconds"]) / len(reference["seconds"])
-            row.update({"measured on": reference["name"].split("/", 1)[1], "measured s/ticket": round(seconds, 1),
-                        "cost vs measured": round(scale, 2),
-                        "estimated CPU core-hours": round(count * seconds * scale / 3600, 1)})
+        label, reference = _reference_runs([r for r in runs.values() if r["seconds"]], family, task,
+                                           json.loads(json.dumps(hashed_fields(target_config))))
+        if reference:  # each run's tickets scaled by its own cost
+            measured = [t for r in reference for t in r["seconds"]]
+            scaled = [t * module.ticket_cost(target) / module.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
+            seconds, per_ticket_s = sum(measured) / len(measured), sum(scaled) / len(scaled)
+            row.update({"measured on": label, "measured s/ticket": round(seconds, 1),
+                        "cost vs measured": round(per_ticket_s / seconds, 2),
+                        "estimated CPU core-hours": round(count * per_ticket_s / 3600, 1)})
         rows.append(row)
     hours = [r["estimated CPU core-hours"] for r in rows]
     total = {"family": "total", "task": "", "preset": "", "tickets left": sum(r["tickets left"] for r in rows),
@@ -279,19 +280,17 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     return pd.DataFrame(rows)
 
 
-def _reference_run(runs: list[dict], family: str, task: str, config: dict) -> dict | None:
-    """The run whose ticket times stand for (family, task, config), see `estimate`; for a task never run,
-    the family's runs on other tasks pooled (e.g. Atari games, whose presets differ only in the game)."""
+def _reference_runs(runs: list[dict], family: str, task: str, config: dict) -> tuple[str, list[dict]]:
+    """The runs whose ticket times stand for (family, task, config), see `estimate`, and what to call them:
+    one run of the task; for a task never run, the family's runs on other tasks (e.g. Atari games, whose
+    presets differ only in the game)."""
     same_task = [r for r in runs if r["family"] == family and r["task"] == task]
     pool = [r for r in same_task if r["config"] == config] or same_task
     if pool:
-        return max(pool, key=lambda r: len(r["seconds"]))
+        best = max(pool, key=lambda r: len(r["seconds"]))
+        return best["name"].split("/", 1)[1], [best]
     others = [r for r in runs if r["family"] == family]
-    if not others:
-        return None
-    largest = max(others, key=lambda r: len(r["seconds"]))
-    return {"name": f"{family}/{len(others)} runs of other tasks", "config": largest["config"],
-            "seconds": [t for r in others for t in r["seconds"]]}
+    return f"{len(others)} runs of other tasks", others
 
 
 def tickets_left(item: SweepTask) -> int:

@@ -91,7 +91,7 @@ def equivalent(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, int, fl
 def margin_for(family: str, dense_mean: float, task: str | None = None) -> float:
     """The practical margin for one task: `MARGIN[family]` of |dense - floor|, the floor being a random
     policy's mean return for a classic-control env that gymnasium has (`classic_control.random_policy_return`),
-    else 0."""
+    else 0. A classic-control dense net at or below that floor gives an infinite margin: no verdict "better"."""
     floor = 0.0
     if family == "classic_control" and task is not None:
         import gymnasium  # only where needed
@@ -100,6 +100,8 @@ def margin_for(family: str, dense_mean: float, task: str | None = None) -> float
 
         if task in gymnasium.registry:
             floor = random_policy_return(task)
+            if dense_mean <= floor:  # a dense net no better than random actions sets no scale: nothing "beats"
+                return float("inf")
     return MARGIN[family] * abs(dense_mean - floor)
 
 

@@ -271,6 +271,25 @@ def test_a_variant_reuses_the_dense_net_and_level_one_of_a_sibling_run(tmp_path)
     assert len(family.calls) == 3
 
 
+
+def test_a_run_without_random_tickets_copies_none_and_lends_its_level_one_without_one(tmp_path):
+    run_lottery(FAMILY, SMOKE, Lottery(variant="iterative-late", levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
+    family = Recording()
+    ablation = run_lottery(family, SMOKE, Lottery(variant="oneshot-late", levels=2, random_tickets=False), seeds=[0],
+                           runs_dir=tmp_path, progress=False)
+    assert len(family.calls) == 1  # level 2's winning ticket: the dense net and level 1 are copied
+    assert sorted(load_results(ablation).ticket) == ["dense", "winning", "winning"]  # and no random ticket with them
+    # the other way round: a run with random tickets copies a winning-only sibling's level 1 and trains its RT
+    lone = tmp_path / "lone"
+    run_lottery(FAMILY, SMOKE, Lottery(variant="oneshot-late", levels=1, random_tickets=False), seeds=[0],
+                runs_dir=lone, progress=False)
+    family = Recording()
+    main = run_lottery(family, SMOKE, Lottery(variant="iterative-late", levels=1), seeds=[0], runs_dir=lone,
+                       progress=False)
+    assert len(family.calls) == 1 and sorted(load_results(main).ticket) == ["dense", "random", "winning"]
+    assert read_json(level_dir(main, 0, 1) / "winning.json")["copied_from"].startswith("oneshot-late")
+    assert "copied_from" not in read_json(level_dir(main, 0, 1) / "random.json")
+
 def test_another_pruning_scope_reuses_the_dense_net_with_its_own_mask(tmp_path):
     run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path / "a", progress=False)
     family, scope = Recording(), Lottery(levels=1, exclude=("*bias",))

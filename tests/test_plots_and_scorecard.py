@@ -197,6 +197,15 @@ def test_results_to_question_a_ticket_far_above_its_dense_net_and_runs_that_scor
     found = surprises(pd.concat([same, twin]), "reward")
     assert found.question.tolist() == ["identical winning-ticket scores on every seed at level 2: "
                                        "are these runs really different?"]  # not 1 (copied), not 3 (output pruned)
+    # not alike by chance: another dense net (another task, say), one seed, or a floor every seed hits
+    assert surprises(pd.concat([same, twin.assign(dense_net="other")]), "reward").empty
+    assert surprises(pd.concat([same[same.seed == 0], twin[twin.seed == 0]]), "reward").empty
+    floor = classic(wt=(190, -500, 180)).assign(value=lambda d: d.value.where(d.level != 2, -500.0))
+    assert surprises(pd.concat([floor, floor.assign(run="oneshot-late-twin", variant="oneshot-late")
+                                .assign(value=lambda d: d.value.where(d.level != 3, 0.0))]), "reward").empty
+    # a dense net no better than random actions: no scale, so no question of "more than 5%", and no verdict
+    dead = table("classic_control", "Acrobot-v1", "reward", -499.0, (-480.0,), (-499.0,))
+    assert surprises(dead, "reward").empty and not wt_vs_rt(dead, "reward").wt_better.any()
 
 def test_a_stand_in_is_never_shown_and_the_papers_models_are_not_testable_here():
     everything = table("transformer_mt", "Multi30k", "bleu", 33.0, [33.0, 32.8, 32.9, 32.7, 32.8],

@@ -63,8 +63,8 @@ def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_
         return {"family": "atari", "task": task, "name": f"atari/{task}/{name}", "config": config, "seconds": seconds}
     old, new = run("Krull", "old", {"epochs": 8}, [500.0] * 30), run("Krull", "new", {"epochs": 4}, [280.0] * 5)
     other = run("Seaquest", "s", {"epochs": 4}, [600.0] * 3)
-    assert sweep._reference_run([old, new, other], "atari", "Krull", {"epochs": 4}) is new
-    assert sweep._reference_run([old, new, other], "atari", "Krull", {"epochs": 2}) is old  # the largest of the task
-    pooled = sweep._reference_run([old, new, other], "atari", "Qbert", {"epochs": 4})
-    assert pooled["name"] == "atari/3 runs of other tasks" and len(pooled["seconds"]) == 38
-    assert sweep._reference_run([old], "lstm_lm", "WikiText-2", {}) is None
+    assert sweep._reference_runs([old, new, other], "atari", "Krull", {"epochs": 4}) == ("Krull/new", [new])
+    assert sweep._reference_runs([old, new, other], "atari", "Krull", {"epochs": 2}) == ("Krull/old", [old])
+    assert sweep._reference_runs([old, new, other], "atari", "Qbert", {"epochs": 4}) == (
+        "3 runs of other tasks", [old, new, other])  # each scaled by its own config's cost in `estimate`
+    assert sweep._reference_runs([old], "lstm_lm", "WikiText-2", {}) == ("0 runs of other tasks", [])
