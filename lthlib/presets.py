@@ -47,27 +47,32 @@ def gpu_table(levels: int = 20, seeds: int = 3) -> str:
     import dataclasses
 
     from lthlib.gpu_estimate import gpu_hours_per_ticket
+    from lthlib.runs import tickets_per_seed
 
     def transformer(arch: str) -> dict:
         d, f, heads, layers, dropout = transformer_mt.ARCHS[arch]
         return dataclasses.asdict(transformer_mt.TransformerConfig(dataset="WMT14", arch=arch, d_model=d, ffn_dim=f,
                                                                    heads=heads, layers=layers, dropout=dropout))
     lstm = {f.name: f.default for f in dataclasses.fields(lstm_lm.LSTMConfig)}  # the paper's are the defaults
-    grids = [  # (model, family, config, runs: variants x tasks)
-        ("LSTM-650, WikiText-2", "lstm_lm", lstm, 3, "3 variants"),
-        ("Transformer Base, WMT'14", "transformer_mt", transformer("base"), 4, "iterative-late x 2 scopes, iterative-reset, oneshot-late"),
-        ("Transformer Big, WMT'14", "transformer_mt", transformer("big"), 4, "as Base"),
-        ("Atari conv net, 9 games", "atari", dataclasses.asdict(atari.AtariConfig(game="Krull")), 9, "iterative-late x 9 games"),
+    grids = [  # (model, family, config, runs with random tickets, runs without (ablations), what)
+        ("LSTM-650, WikiText-2", "lstm_lm", lstm, 2, 1, "iterative-late, oneshot-reset; iterative-reset (WTs only)"),
+        ("Transformer Base, WMT'14", "transformer_mt", transformer("base"), 2, 2,
+         "iterative-late x 2 scopes; iterative-reset, oneshot-late (WTs only)"),
+        ("Transformer Big, WMT'14", "transformer_mt", transformer("big"), 2, 2, "as Base"),
+        ("Atari conv net, 9 games", "atari", dataclasses.asdict(atari.AtariConfig(game="Krull")), 9, 0,
+         "iterative-late x 9 games"),
     ]
-    tickets_per_run = seeds * (1 + 2 * levels)
     lines = ["| model | runs | H100-h per ticket | tickets | one GPU | one 8-GPU node | four 8-GPU nodes |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    for model, family, config, runs, what in grids:
+    for model, family, config, full, winning_only, what in grids:
         per_ticket = gpu_hours_per_ticket(family, config)
-        hours = runs * tickets_per_run * per_ticket
-        lines.append(f"| {model} | {what} | {per_ticket:.2f} | {runs * tickets_per_run:,} | {hours:,.0f} h "
+        tickets = seeds * (full * tickets_per_seed(levels) + winning_only * tickets_per_seed(levels, False))
+        hours = tickets * per_ticket
+        lines.append(f"| {model} | {what} | {per_ticket:.2f} | {tickets:,} | {hours:,.0f} h "
                      f"| {hours / 8:,.0f} h | {hours / 32:,.1f} h |")
-    lines.append(f"\n{seeds} seeds x {levels} levels ({1 + 2 * levels} tickets per seed); runs that copy a "
-                 "sibling's dense net need one ticket fewer per seed, and evaluation (decoding the test set) "
-                 "is not counted. The node columns assume one ticket per GPU and perfect packing.")
+    lines.append(f"\n{seeds} seeds x {levels} levels ({tickets_per_seed(levels)} tickets per seed, "
+                 f"{tickets_per_seed(levels, False)} without random tickets: the ablations, whose claims compare "
+                 "winning tickets); runs that copy a sibling's dense net need one ticket fewer per seed, and "
+                 "evaluation (decoding the test set) is not counted. The node columns assume one ticket per GPU "
+                 "and perfect packing.")
     return "\n".join(lines)

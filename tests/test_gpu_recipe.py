@@ -169,3 +169,4 @@ def test_gpu_hours_follow_the_flops_of_each_paper_preset():
     assert gpu_hours_per_ticket("classic_control", {}) is None
     table = gpu_table()
     assert "Transformer Big" in table and "one 8-GPU node" in table
+    assert "| 372 |" in table  # 3 seeds x (2 runs x 41 tickets + 2 ablations x 21, without random tickets)
