@@ -69,6 +69,7 @@ class SweepTask:
     status: str = "pending"
     wall_time_s: float = 0.0
     notebook: Path | None = field(default=None)
+    config: Any = None  # the family config the task trains (its overrides applied)
 
 
 def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",), preset: str = "cpu",
@@ -116,7 +117,7 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                     exclude = fam.lottery_exclude(parameters) if hasattr(fam, "lottery_exclude") else ()
                     lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels,
                                       exclude=exclude)
-                    item.root = run_root(runs_dir, fam, config, lottery)
+                    item.root, item.config = run_root(runs_dir, fam, config, lottery), config
                     item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
                 except (ValueError, FileNotFoundError) as e:
                     item.error, item.status = str(e), "failed"
@@ -247,16 +248,18 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         if not record.get("copied_from"):
             run["seconds"].append(record["wall_time_s"])
     tickets: dict[tuple[str, str, str], int] = {}
+    configs = {}
     for item in grid:
         if item.status != "failed":
             key = (item.family, item.task, item.parameters["preset"])
             tickets[key] = tickets.get(key, 0) + tickets_left(item)
+            configs[key] = item.config
     rows = []
     for (family, task, preset), count in tickets.items():
         module = importlib.import_module(FAMILIES[family].module)
         row = {"family": family, "task": task, "preset": preset, "tickets left": count, "measured on": None,
                "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
-        target_config = module.FAMILY.config(task, preset)
+        target_config = configs[(family, task, preset)] or module.FAMILY.config(task, preset)
         target = dataclasses.asdict(target_config)
         per_ticket = gpu_hours_per_ticket(family, target)
         if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)

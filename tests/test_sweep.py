@@ -68,3 +68,10 @@ def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_
     assert sweep._reference_runs([old, new, other], "atari", "Qbert", {"epochs": 4}) == (
         "3 runs of other tasks", [old, new, other])  # each scaled by its own config's cost in `estimate`
     assert sweep._reference_runs([old], "lstm_lm", "WikiText-2", {}) == ("0 runs of other tasks", [])
+
+
+def test_the_estimate_costs_the_config_the_grid_trains_with_its_overrides(tmp_path):
+    plain = sweep.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path))
+    fewer = sweep.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path,
+                                       overrides={"episodes_per_epoch": 50}))
+    assert fewer["cost vs measured"].iloc[0] == pytest.approx(plain["cost vs measured"].iloc[0] * 50 / 160, abs=0.01)
