@@ -141,6 +141,16 @@ def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterat
                 paired_seeds(rows, ("winning", rows), ("random", rows), levels))
 
 
+def different_dense_nets(name: str, a: pd.DataFrame, b: pd.DataFrame) -> Part | None:
+    """A missing part where runs `a` and `b` train different dense nets (e.g. a rerun in another env backend
+    or with another optimizer beside an old run): their seeds are not paired; else None."""
+    if set(a.dense_net) == set(b.dense_net):
+        return None
+    runs = " and ".join(sorted({*a.run.unique(), *b.run.unique()}))
+    return Part(name, None, False, f"{name}: the committed runs {runs} train different dense nets (other settings); "
+                "not compared until both run alike", missing=True)
+
+
 def variant_helps(results: Results, family: str, task: str, better: str, worse: str, label: str,
                   stand_in: bool = False) -> Part:
     """The WTs of `better` beat those of `worse`: per seed, the mean over their common judged levels."""
@@ -148,9 +158,8 @@ def variant_helps(results: Results, family: str, task: str, better: str, worse: 
     levels = sorted(set(judged_levels(a)) & set(judged_levels(b)))
     if not levels:
         return missing(f"{task}, {label}", f"{better} and {worse} runs")
-    if set(a.dense_net) != set(b.dense_net):  # e.g. one rerun in another env backend: no seed-by-seed pairing
-        return Part(f"{task}, {label}", None, False, f"{task}, {label}: the committed {better} and {worse} runs train "
-                    "different dense nets (other settings); not compared until both run alike", missing=True)
+    if unpaired := different_dense_nets(f"{task}, {label}", a, b):
+        return unpaired
     wt_a, wt_b = (by_seed(r[r.level.isin(levels)], "winning") for r in (a, b))
     result = compare(wt_a, wt_b, margin_for(family, by_seed(a, "dense").mean(), task), HIGHER_IS_BETTER[family])
     return part(f"{task}, {label}", [a, b], result.better,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, judged_levels
 from lthlib.claims import (ATARI_LEARNED, DENSE_LEARNED, NOT_TESTABLE, STAND_IN, Part, Results, levels_won, missing,
-                           paired_seeds, part, status_of, variant_helps, wt_beats_rt)
+                           different_dense_nets, paired_seeds, part, status_of, variant_helps, wt_beats_rt)
 from lthlib.verdicts import compare, equivalent, margin_for
 
 CLASSIC_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
@@ -146,6 +146,8 @@ def _lstm_no_rewinding(r: Results) -> list[Part]:
     levels = sorted(set(judged_levels(late)) & set(judged_levels(reset)))
     if not levels:
         return [missing("WikiText-2", "iterative-late and iterative-reset runs")]
+    if unpaired := different_dense_nets("WikiText-2", late, reset):
+        return [unpaired]
     worse = levels_won(late, ("winning", late), ("winning", reset), levels)
     holds = bool(worse) and levels[0] not in worse and levels[-1] not in worse
     return [part("WikiText-2", [late, reset], holds, f"WT without late rewinding worse at levels "
@@ -169,6 +171,8 @@ def _lstm_converge(r: Results) -> list[Part]:
     past = [k for k in sorted(set(judged_levels(late)) & set(judged_levels(reset))) if fraction[k] > 0.91]
     if not past:
         return [missing("WikiText-2", "iterative-late and iterative-reset levels past 91% pruned")]
+    if unpaired := different_dense_nets("WikiText-2", late, reset):
+        return [unpaired]
     margin = margin_for("lstm_lm", by_seed(late, "dense").mean())
     gaps = [equivalent(by_seed(late, "winning", k), by_seed(reset, "winning", k), margin) for k in past]
     return [part("WikiText-2", [late, reset], all(g[0] for g in gaps), f"largest mean WT gap past 91% pruned: "
@@ -202,7 +206,9 @@ def _mt_wt_beats_rt(r: Results) -> list[Part]:
     reset, oneshot = r.run("transformer_mt", "Multi30k", "iterative-reset"), r.run("transformer_mt", "Multi30k", "oneshot-late")
     main = r.run("transformer_mt", "Multi30k", "iterative-late", "")
     levels = sorted(set(judged_levels(main)) & set(judged_levels(reset)) & set(judged_levels(oneshot)))
-    if levels:  # "iterative more": pruning one-shot costs more BLEU than rewinding to the initial weights
+    if levels and (unpaired := different_dense_nets("Multi30k, iterative more", reset, oneshot)):
+        parts.append(unpaired)
+    elif levels:  # "iterative more": pruning one-shot costs more BLEU than rewinding to the initial weights
         wt = {name: by_seed(rows[rows.level.isin(levels)], "winning") for name, rows in
               (("reset", reset), ("oneshot", oneshot))}
         result = compare(wt["reset"], wt["oneshot"], 0.0)
