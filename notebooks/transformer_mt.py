@@ -27,7 +27,7 @@
 
 # %% tags=["parameters"]
 preset: str = "cpu"  # smoke (seconds, tests) | cpu (small Transformer on Multi30k, 2 cores) | paper (WMT14, Base or Big, a GPU)
-arch: str = ""  # base | big | small | tiny; empty: the preset's (paper: base, cpu: small)
+arch: str = ""  # base | big | small | mini | tiny; empty: the preset's (paper: base, cpu: mini)
 dataset: str = ""  # Multi30k | WMT14; empty: the preset's (paper: WMT14, cpu and smoke: Multi30k)
 prune_embeddings: bool = True  # True: every weight pooled, embeddings included; False: attention and feed-forward layers only (weights and biases)
 both_scopes: bool = True  # also run the other pruning scope, for the side-by-side figure
