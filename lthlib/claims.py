@@ -128,11 +128,17 @@ def paired_seeds(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, 
     return min((c.seeds for c in comparisons(rows, a, b, levels).values()), default=0)
 
 
+def with_both_tickets(rows: pd.DataFrame, levels: list[int]) -> list[int]:
+    """The levels among `levels` that have winning and random tickets (a run part-way through a level, or
+    one without random tickets, has the winning ticket alone)."""
+    return [k for k in levels if {"winning", "random"} <= set(rows[rows.level == k].ticket)]
+
+
 def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterative-late", exclude: str = "",
                 share: float = 1 / 3, stand_in: bool = False) -> Part:
     """The WT beats its RT at `share` of the judged levels (or more)."""
     rows = results.run(family, task, variant, exclude)
-    levels = judged_levels(rows)
+    levels = with_both_tickets(rows, judged_levels(rows))
     if not levels:
         return missing(task, f"{variant} run")
     wins = levels_won(rows, ("winning", rows), ("random", rows), levels)

@@ -14,7 +14,8 @@ import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, judged_levels
 from lthlib.claims import (ATARI_LEARNED, DENSE_LEARNED, NOT_TESTABLE, STAND_IN, Part, Results, levels_won, missing,
-                           different_dense_nets, paired_seeds, part, status_of, variant_helps, wt_beats_rt)
+                           different_dense_nets, paired_seeds, part, status_of, variant_helps, with_both_tickets,
+                           wt_beats_rt)
 from lthlib.verdicts import compare, equivalent, margin_for
 
 CLASSIC_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
@@ -123,7 +124,7 @@ def _lstm_runs(r: Results, *variants: str) -> list[pd.DataFrame]:
 
 def _lstm_wt_beats_rt(r: Results) -> list[Part]:
     (rows,) = _lstm_runs(r, "iterative-late")
-    levels = judged_levels(rows)
+    levels = with_both_tickets(rows, judged_levels(rows))
     if not levels:
         return [missing("WikiText-2", "iterative-late run")]
     wins = levels_won(rows, ("winning", rows), ("random", rows), levels)

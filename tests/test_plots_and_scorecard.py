@@ -272,3 +272,9 @@ def test_an_ablation_pairs_with_the_run_that_trains_the_main_runs_dense_net():
         chosen = main_runs(pd.concat([main, *order], ignore_index=True))
         assert set(chosen[chosen.variant == "iterative-reset"].run) == {"iterative-reset-z-new"}
         assert set(chosen[chosen.variant == "iterative-late"].run) == set(main.run)
+
+
+def test_a_level_with_its_winning_ticket_alone_is_not_judged_against_random_tickets():
+    part_way = classic().query("not (level == 3 and ticket == 'random')")  # the sweep is in level 3's RT
+    evidence = scorecard(part_way).set_index("claim").loc[CLAIMS[0][1], "our evidence"]
+    assert "CartPole-v0: WT beats RT at levels 1–2 of 1–2" in evidence and "indicative" not in evidence
