@@ -44,17 +44,15 @@ def reuse_sibling_tickets(family: Family, config: Any, root: Path, seed: int, lo
                 and tuple(other["exclude"]) == lottery.exclude and other["pruning_rate"] == lottery.pruning_rate)
 
     seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
-    level_files = {0: ["mask.pt", "trained.pt", "dense.json"], 1: ["mask.pt", "trained.pt", "winning.json"]}
     for sibling in sorted(sibling_runs(root), key=lambda run: not shares_level_1(run)):
-        def have(level: int) -> bool:
-            return all((level_dir(sibling, seed, level) / f).exists() for f in level_files[level])
-
         # level 1's random ticket comes along where this run trains random tickets and the sibling has it
         # (else this run trains its own, or none: a run without random tickets copies none)
-        if lottery.random_tickets and (level_dir(sibling, seed, 1) / "random.json").exists():
-            level_files[1] = ["mask.pt", "trained.pt", "winning.json", "random.json"]
-        else:
-            level_files[1] = ["mask.pt", "trained.pt", "winning.json"]
+        lends_random = lottery.random_tickets and (level_dir(sibling, seed, 1) / "random.json").exists()
+        level_files = {0: ["mask.pt", "trained.pt", "dense.json"],
+                       1: ["mask.pt", "trained.pt", "winning.json"] + (["random.json"] if lends_random else [])}
+
+        def have(level: int) -> bool:
+            return all((level_dir(sibling, seed, level) / f).exists() for f in level_files[level])
 
         if not (all((sibling / f"seed_{seed}" / f).exists() for f in seed_files) and have(0)):
             continue

@@ -233,9 +233,9 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     """Tickets still to train and their CPU core-hours per (family, task, preset), from measured ticket
     wall times (a resumed grid counts only what is left).
 
-    Each estimate comes from one committed run under `measured_from` (column "measured on"): the largest
-    with the target's config, else the largest of the task, else the largest of the family on another
-    task; its mean seconds per trained ticket (copied ones aside) are scaled by the family's `ticket_cost`
+    Each estimate comes from committed runs under `measured_from` (column "measured on"): the largest
+    with the target's config, else the largest of the task, else all of the family's runs on other
+    tasks; their seconds per trained ticket (copied ones aside), each scaled by the family's `ticket_cost`
     (a compute proxy: episodes for classic control, tokens x multiply-adds per token for the LSTM). The
     paper presets of the GPU families also get H100-hours, estimated from their FLOPs at an assumed rate
     (`lthlib.gpu_estimate`): not measured here.
@@ -259,7 +259,7 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         module = importlib.import_module(FAMILIES[family].module)
         row = {"family": family, "task": task, "preset": preset, "tickets left": count, "measured on": None,
                "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
-        target_config = configs[(family, task, preset)] or module.FAMILY.config(task, preset)
+        target_config = configs[(family, task, preset)]
         target = dataclasses.asdict(target_config)
         per_ticket = gpu_hours_per_ticket(family, target)
         if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
