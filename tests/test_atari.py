@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from lthlib import Mask, load_results, prune_global
+from lthlib import precision
 from lthlib.families import atari as A
+from lthlib.runs import Lottery, run_root
 
 
 @pytest.mark.parametrize("game", A.PAPER_GAMES)
@@ -90,6 +92,29 @@ def test_smoke_training_prunes_and_keeps_masked_weights_zero():
     assert captured == [1]
     for name, p in model.named_parameters():
         assert (p[~mask[name]] == 0).all(), name
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_cpu_preset_trains_in_bf16_only_where_the_cpu_has_bf16_arithmetic(monkeypatch, native):
+    monkeypatch.setattr(precision, "native_bf16_cpu", lambda: native)
+    assert A.config("Seaquest", "cpu").precision == ("bf16" if native else "fp32")
+    assert A.config("Seaquest", "smoke").precision == A.config("Seaquest", "paper").precision == "fp32"
+    assert A.config("Seaquest", "cpu", precision="fp32").precision == "fp32"
+    # the precision is in the hash: a bf16 run and an fp32 run of the same preset are two runs
+    runs = {run_root("runs", A.FAMILY, A.config("Seaquest", "cpu", precision=p), Lottery()) for p in ("fp32", "bf16")}
+    assert len(runs) == 2
+    assert precision.default_precision("cpu", "cpu") == "fp32"  # the families that do not ask for it
+
+
+def test_a_bf16_ticket_keeps_its_pruned_weights_exactly_zero_and_scores_games():
+    cfg = A.config("Breakout", "smoke", precision="bf16")
+    model = A.build_model(cfg, seed=0)
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
+    mask.apply(model)
+    result = A.train(model, mask, cfg, seed=0)
+    assert math.isfinite(result["metrics"]["reward"]) and result["history"]["episodes"] > 0
+    for name, p in model.named_parameters():
+        assert p.dtype == torch.float32 and (p[~mask[name]] == 0).all(), name
 
 
 def test_notebook_runs_under_papermill_at_smoke_writing_to_stdout(tmp_path):

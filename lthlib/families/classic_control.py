@@ -210,11 +210,12 @@ class ActorCritic(nn.Module):
         )
         self.policy = nn.Linear(widths[-1], n_actions)
         self.value = nn.Linear(widths[-1], 1)
+        self._linears = tuple(self.trunk[::2])  # slicing a Sequential builds a new module: once, not per step
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # the Sequential's own arithmetic without a module call per layer (the cost of a small MLP's step)
         h = obs
-        for layer in self.trunk[::2]:
+        for layer in self._linears:
             h = torch.relu(F.linear(h, layer.weight, layer.bias))
         return F.linear(h, self.policy.weight, self.policy.bias), F.linear(h, self.value.weight, self.value.bias).squeeze(-1)
 
