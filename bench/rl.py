@@ -142,8 +142,28 @@ def bench_env_backends() -> dict:
                 rates[f"{env} {backend}"] = max(rates.get(f"{env} {backend}", 0.0), rate)
     ratios = {env: rates[f"{env} envpool"] / rates[f"{env} gymnasium"] for env in cc.ENVPOOL_ENVS}
     ratio = min(ratios.values())
+    raw = _raw_env_rates(cc)
+    ceilings = {env: raw[f"{env} envpool"] / raw[f"{env} gymnasium"] for env in cc.ENVPOOL_ENVS}
     return {"name": "classic_control_env_backends", "env_steps_per_s": rates, "ratios": ratios, "ratio": ratio,
+            "random_actions_env_steps_per_s": raw, "ceilings": ceilings,
             "target": ">= 3.0 on both (fastest backend / SyncVectorEnv)", "met": ratio >= 3.0}
+
+
+def _raw_env_rates(cc, steps: int = 300) -> dict:
+    """env-steps/s of each backend alone, 32 envs, random actions: a training ratio cannot pass theirs
+    (the "ceiling"), since the net's time adds to both sides."""
+    rates = {}
+    for env in cc.ENVPOOL_ENVS:
+        for _ in range(3):
+            for backend in cc.BACKENDS:
+                envs = cc.make_envs(env, 32, backend, 0)
+                envs.reset()
+                n = envs.single_action_space.n
+                actions = [np.random.randint(n, size=32) for _ in range(steps)]
+                rate = 32 * steps / timed(lambda: [envs.step(a) for a in actions])
+                envs.close()
+                rates[f"{env} {backend}"] = max(rates.get(f"{env} {backend}", 0.0), rate)
+    return rates
 
 
 # --- 3. Atari throughput -----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Benchmarks: every figure that matters is a ratio measured side by side in this one process.
 
-    .venv/bin/python bench/run.py            # all of it, well under 15 minutes on 2 cores
+    .venv/bin/python bench/run.py            # all of it, about 30 minutes on 2 cores (tickets: ~12)
     .venv/bin/python bench/run.py --only pruning sparse
 
 Prints a table and one JSON line per benchmark, and saves bench/results/<date>-<host>.json (the
