@@ -82,6 +82,27 @@ def test_n_step_returns_with_termination_and_autoreset():
     assert returns.squeeze(1).tolist() == pytest.approx([1.5, 1.0, 0.7])
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_pooling_before_relu_gives_table_a1s_values_and_gradients_exactly(precision):
+    from lthlib.precision import autocast
+
+    net = A.build_model(A.config("Breakout", "cpu"), seed=0)
+    table_a1 = A.build_model(A.config("Breakout", "cpu"), seed=0)
+    layers = list(table_a1.features)
+    table_a1.features = torch.nn.Sequential(*[layers[i] for i in (0, 2, 1, 3, 5, 4, 6, 8, 7, 9, 11, 10, 12)])
+    assert isinstance(table_a1.features[1], torch.nn.ReLU) and isinstance(table_a1.features[2], torch.nn.MaxPool2d)
+    frames = torch.randint(0, 255, (8, 4, 105, 80), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
+    results = []
+    for model in (net, table_a1):
+        with autocast(precision, "cpu"):
+            logits, value = model(frames)
+        loss = logits.float().logsumexp(-1).mean() + value.float().pow(2).mean()
+        loss.backward()
+        results.append((loss, [p.grad for p in model.parameters()]))
+    assert torch.equal(results[0][0], results[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(results[0][1], results[1][1]))
+
+
 def test_smoke_training_prunes_and_keeps_masked_weights_zero():
     cfg = A.config("Breakout", "smoke")
     model = A.build_model(cfg, seed=0)

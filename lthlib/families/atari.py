@@ -173,17 +173,20 @@ def make_envs(cfg: AtariConfig, num_envs: int | None = None):
 # --- model: Table A1 -----------------------------------------------------------------------------
 
 class AtariNet(nn.Module):
-    """4 x [Conv -> ReLU -> MaxPool 2] -> Linear -> Linear -> policy and value heads."""
+    """4 x [Conv -> ReLU -> MaxPool 2] -> Linear -> Linear -> policy and value heads.
+
+    Each ReLU runs after its pool: max and ReLU commute, so the values and gradients are Table A1's
+    exactly (tested), and the ReLU touches a quarter of the elements (1.2-1.4x per training step here)."""
 
     def __init__(self, n_actions: int, channels: int = 64, hidden: int = 512, frames: int = 4,
                  height: int = 105, width: int = 80):
         super().__init__()
         c = channels
         self.features = nn.Sequential(
-            nn.Conv2d(frames, c, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c, c, 5, 1, 2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(frames, c, 5, 1, 2), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(c, c, 5, 1, 2), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(c, c, 3, 1, 1), nn.MaxPool2d(2), nn.ReLU(),
+            nn.Conv2d(c, c, 3, 1, 1), nn.MaxPool2d(2), nn.ReLU(),
             nn.Flatten(),
         )
         self.flat_size = c * (height // 16) * (width // 16)  # 64 x 6 x 5 = 1920 at 105 x 80
