@@ -27,7 +27,8 @@ def check_precision(precision: str, device: str) -> None:
 def native_bf16_cpu() -> bool:
     """Whether this CPU computes in bf16 natively (AVX-512 BF16 or AMX): elsewhere bf16 autocast is emulated
     and slower than fp32."""
-    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    checks = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return any(check() for check in checks if check is not None)  # torch's private probes: absent, no bf16
 
 
 def default_precision(preset: str, device: str, cpu_bf16: bool = False) -> str:

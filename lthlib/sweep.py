@@ -114,6 +114,11 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                         overrides["ranks"] = int(gpus_per_task)
                         config = fam.config(task, preset, **overrides)
                         notebook_parameters["overrides"] = {**parameters.get("overrides", {}), "ranks": overrides["ranks"]}
+                    if "precision" not in overrides and hasattr(config, "precision"):
+                        # the planner's default (it may hang on the machine's bf16 support), pinned so that
+                        # a worker on other hardware trains, and files, the same run
+                        notebook_parameters["overrides"] = {**notebook_parameters.get("overrides", {}),
+                                                            "precision": config.precision}
                     exclude = fam.lottery_exclude(parameters) if hasattr(fam, "lottery_exclude") else ()
                     lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels,
                                       exclude=exclude)

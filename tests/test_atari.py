@@ -82,8 +82,8 @@ def test_n_step_returns_with_termination_and_autoreset():
     assert returns.squeeze(1).tolist() == pytest.approx([1.5, 1.0, 0.7])
 
 
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_pooling_before_relu_gives_table_a1s_values_and_gradients_exactly(precision):
+@pytest.mark.parametrize("dtype", ["fp32", "bf16"])
+def test_pooling_before_relu_gives_table_a1s_values_and_gradients_exactly(dtype):
     from lthlib.precision import autocast
 
     net = A.build_model(A.config("Breakout", "cpu"), seed=0)
@@ -94,7 +94,7 @@ def test_pooling_before_relu_gives_table_a1s_values_and_gradients_exactly(precis
     frames = torch.randint(0, 255, (8, 4, 105, 80), dtype=torch.uint8).contiguous(memory_format=torch.channels_last)
     results = []
     for model in (net, table_a1):
-        with autocast(precision, "cpu"):
+        with autocast(dtype, "cpu"):
             logits, value = model(frames)
         loss = logits.float().logsumexp(-1).mean() + value.float().pow(2).mean()
         loss.backward()

@@ -75,3 +75,19 @@ def test_the_estimate_costs_the_config_the_grid_trains_with_its_overrides(tmp_pa
     fewer = sweep.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path,
                                        overrides={"episodes_per_epoch": 50}))
     assert fewer["cost vs measured"].iloc[0] == pytest.approx(plain["cost vs measured"].iloc[0] * 50 / 160, abs=0.01)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_planners_precision_is_pinned_so_workers_on_other_cpus_train_the_planned_run(tmp_path, monkeypatch, native):
+    from lthlib import precision
+    from lthlib.families import atari
+
+    monkeypatch.setattr(precision, "native_bf16_cpu", lambda: native)
+    [item] = sweep.plan("atari", ["Seaquest"], seeds=[0], levels=2, runs_dir=tmp_path)
+    planned = "bf16" if native else "fp32"
+    assert item.config.precision == planned and item.parameters["overrides"] == {"precision": planned}
+    monkeypatch.setattr(precision, "native_bf16_cpu", lambda: not native)  # a worker with the other kind of CPU
+    worker_config = atari.config("Seaquest", "cpu", **item.parameters["overrides"])
+    assert worker_config == item.config
+    [fp32] = sweep.plan("atari", ["Seaquest"], seeds=[0], levels=2, runs_dir=tmp_path, overrides={"precision": "fp32"})
+    assert fp32.parameters["overrides"] == {"precision": "fp32"} and (fp32.root == item.root) == (not native)

@@ -173,10 +173,9 @@ def make_envs(cfg: AtariConfig, num_envs: int | None = None):
 # --- model: Table A1 -----------------------------------------------------------------------------
 
 class AtariNet(nn.Module):
-    """4 x [Conv -> ReLU -> MaxPool 2] -> Linear -> Linear -> policy and value heads.
-
-    Each ReLU runs after its pool: max and ReLU commute, so the values and gradients are Table A1's
-    exactly (tested), and the ReLU touches a quarter of the elements (1.2-1.4x per training step here)."""
+    """4 x [Conv -> MaxPool 2 -> ReLU] -> Linear -> Linear -> policy and value heads: Table A1's Conv -> ReLU
+    -> MaxPool with each ReLU after its pool, where it touches a quarter of the elements (1.2-1.4x per
+    training step here). Max and ReLU commute: the same values and gradients exactly (tested)."""
 
     def __init__(self, n_actions: int, channels: int = 64, hidden: int = 512, frames: int = 4,
                  height: int = 105, width: int = 80):
