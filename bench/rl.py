@@ -210,18 +210,31 @@ def bench_atari_net_limit() -> dict:
     """The Atari trainer's samples/s at the cpu preset ÷ the compute limit: the same net doing the same
     work per sample with no environment (per rollout of 16 envs x 16 steps: one acting forward per step
     without gradients, then its two minibatches of 128 frames through forward, loss, backward and Adam),
-    on random frames. The gap is what the env, the bookkeeping and the Python loop cost."""
+    on random frames. The gap is what the env, the bookkeeping and the Python loop cost.
+
+    The trainer's rate is its steady state: the samples/s between a run of 48 batches and one of 144, so the
+    fixed cost of making and resetting the 16 emulators (~4.6 s, 2% of a 600-batch ticket) stays out of a
+    slice this short; it is reported apart, with the rate over a whole cpu-preset ticket it implies."""
     from lthlib.families import atari
 
     cfg = atari.config("Breakout", "cpu", epochs=1, batches_per_epoch=48, last_episodes=1)
     n, steps = cfg.num_envs, cfg.num_steps
 
-    def trainer() -> float:
-        model = atari.build_model(cfg, 0)
+    def run(batches: int) -> tuple[int, float]:
+        config = dataclasses.replace(cfg, batches_per_epoch=batches)
+        model = atari.build_model(config, 0)
         mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
         start = time.perf_counter()
-        result = atari.train(model, mask, cfg, seed=0)
-        return result["stats"]["samples"] / (time.perf_counter() - start)
+        result = atari.train(model, mask, config, seed=0)
+        return result["stats"]["samples"], time.perf_counter() - start
+
+    setups = []
+
+    def trainer() -> float:
+        (short, t_short), (long, t_long) = run(48), run(144)
+        rate = (long - short) / (t_long - t_short)
+        setups.append(t_short - short / rate)
+        return rate
 
     model = atari.build_model(cfg, 0)
     MaskedTraining(model, prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5),
@@ -250,6 +263,10 @@ def bench_atari_net_limit() -> dict:
     for _ in range(2):  # alternately, so that other work disturbs both alike
         best = [max(best[0], trainer()), max(best[1], net_only())]
     ratio = best[0] / best[1]
+    ticket = atari.config("Breakout", "cpu")
+    samples = ticket.total_batches * ticket.batch_size
+    setup = min(setups)
     return {"name": "atari_trainer_vs_net_limit", "trainer_samples_per_s": best[0], "net_limit_samples_per_s": best[1],
-            "precision": cfg.precision,
+            "precision": cfg.precision, "setup_seconds": setup,
+            "whole_ticket_samples_per_s": samples / (samples / best[0] + setup),
             "ratio": ratio, "target": ">= 0.8", "met": ratio >= 0.8}
