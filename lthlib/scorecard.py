@@ -136,10 +136,13 @@ def _lstm_wt_beats_rt(r: Results) -> list[Part]:
         near += 1
     seeds = paired_seeds(rows, ("winning", rows), ("random", rows), levels)
     reached = fraction.get(near, 0.0)
+    # the seeds behind every mean up to `near` (a run part-way through a seed has fewer at its last levels)
+    wt_seeds = rows[(rows.ticket == "winning") & rows.level.between(1, near)].groupby("level").seed.nunique()
+    near_seeds = int(wt_seeds.min()) if near else int(rows.seed.nunique())
     return [part("WT vs RT", [rows], wins == levels, f"WT beats RT at levels {describe_levels(wins)} of "
                  f"{describe_levels(levels)}", seeds=seeds),
             part("WT vs dense", [rows], reached >= 0.85, f"mean WT within 2% of the dense {dense:.3f} up to "
-                 f"{reached:.0%} pruned (level {near})")]
+                 f"{reached:.0%} pruned (level {near})", seeds=near_seeds)]
 
 
 def _lstm_no_rewinding(r: Results) -> list[Part]:

@@ -252,6 +252,17 @@ def test_lstm_claims_on_three_seeds_and_control_runs_stay_apart():
     assert "train different dense nets" in card.loc["Without late rewinding only intermediate levels suffer", "our evidence"]
 
 
+def test_lstm_wt_near_dense_counts_only_the_seeds_behind_every_level_it_reaches():
+    """A third seed part-way through its levels (a grid still running): the mean WT stays near the dense net
+    up to the last level on 2 seeds only, so that part is indicative, not shown."""
+    wt = [5.70, 5.71, 5.72, 5.74, 5.75, 5.78, 5.80, 5.83, 5.85, 5.86]
+    late = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.76, wt, [w + 0.3 for w in wt])
+    partial = late[(late.seed < 2) | (late.level <= 4)]
+    evidence = scorecard(partial).set_index("claim").loc[
+        "WT beats RT at every level and stays near the dense net up to ~90% pruned", "our evidence"]
+    assert "up to 89% pruned (level 10) (indicative: 2 seeds)" in evidence
+
+
 def test_a_seed_without_a_score_is_no_evidence_and_an_empty_table_scores_nothing(tmp_path):
     from lthlib import load_results
 
