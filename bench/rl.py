@@ -213,7 +213,7 @@ def bench_atari_net_limit() -> dict:
     on random frames. The gap is what the env, the bookkeeping and the Python loop cost.
 
     The trainer's rate is its steady state: the samples/s between a run of 48 batches and one of 144, so the
-    fixed cost of making and resetting the 16 emulators (~4.6 s, 2% of a 600-batch ticket) stays out of a
+    fixed cost of making and resetting the 16 emulators (~2 s measured, under 1% of a ticket) stays out of a
     slice this short; it is reported apart, with the rate over a whole cpu-preset ticket it implies."""
     from lthlib.families import atari
 

@@ -40,16 +40,6 @@ SLICES = {
 }
 
 
-def _config(family: str, task: str, overrides: dict):
-    from lthlib.families import atari, classic_control, lstm_lm, transformer_mt
-
-    if family == "lstm_lm":
-        return lstm_lm.config("cpu", **overrides)
-    if family == "transformer_mt":
-        return transformer_mt.config(task, "cpu", **overrides)
-    return {"classic_control": classic_control, "atari": atari}[family].config(task, "cpu", **overrides)
-
-
 def _train_slice(family: str, task: str, warmup: dict, overrides: dict, barrier, out) -> None:
     """In a worker: train the warm-up slice, wait for the other worker, then time the measured slice.
     Puts the seconds, or the error, on `out`; a worker that fails breaks the barrier for the other."""
@@ -63,7 +53,7 @@ def _train_slice(family: str, task: str, warmup: dict, overrides: dict, barrier,
         torch.set_num_threads(1)
         module = importlib.import_module(f"lthlib.families.{family}")
         for timed_slice, fields in ((False, overrides | warmup), (True, overrides)):
-            config = _config(family, task, fields)
+            config = module.FAMILY.config(task, "cpu", **fields)
             model = module.build_model(config, 0)
             if timed_slice:
                 barrier.wait(timeout=600)  # both workers start the timed slice together

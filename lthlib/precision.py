@@ -3,9 +3,9 @@ a GPU has no bf16.
 
 A config's `precision` field ("fp32", "bf16", "fp16") is part of the run's hash; the `paper` presets
 on CUDA get "bf16" (or "fp16") unless told otherwise (`default_precision`), and so does a family's
-`cpu` preset where it asks for it and the CPU has bf16 arithmetic (Atari's convs: ~1.8x per step). Masks are untouched:
-`MaskedTraining` zeroes gradients and weights in float32 after every step, so pruned weights stay
-exactly zero under either.
+`cpu` preset where it asks for it and the CPU has bf16 arithmetic (Atari's convs: ~1.8x per step).
+Masks are untouched: `MaskedTraining` zeroes gradients and weights in float32 after every step, so
+pruned weights stay exactly zero under either.
 """
 
 from __future__ import annotations
