@@ -146,7 +146,8 @@ def test_a_sweep_task_given_several_gpus_trains_each_ticket_on_all_of_them(tmp_p
     grid = plan("transformer_mt", ["Multi30k"], seeds=(0,), preset="smoke", runs_dir=tmp_path, levels=1, local=False,
                 gpus_per_task=2, device="auto", overrides={"update_freq": 2})
     assert not grid[0].error
-    assert grid[0].parameters["overrides"] == {"update_freq": 2, "ranks": 2}  # the notebook trains what was planned
+    # the notebook trains what was planned, in the planner's precision
+    assert grid[0].parameters["overrides"] == {"update_freq": 2, "ranks": 2, "precision": grid[0].config.precision}
     one_gpu = plan("transformer_mt", ["Multi30k"], seeds=(0,), preset="smoke", runs_dir=tmp_path, levels=1, local=False,
                    gpus_per_task=1, device="auto", overrides={"update_freq": 2})
     assert one_gpu[0].root != grid[0].root  # ranks are in the run's hash
