@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         grid = sweep.plan(args.family, args.tasks, args.seeds, args.variants, args.preset, args.runs_dir,
-                          args.levels, local=args.address is None, gpus_per_task=args.gpus_per_task, **dict(args.param))
+                          args.levels, local=args.address is None, gpus_per_task=args.gpus_per_task,
+                          publish_to=args.publish_to, **dict(args.param))
     except ValueError as e:
         parser.error(str(e))
     invalid = list(dict.fromkeys(item.error for item in grid if item.status == "failed"))

@@ -166,19 +166,44 @@ def load_layer_sparsity(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["family", "task", "variant", "run", "seed", "level", "layer", "fraction_pruned"])
 
 
-def publish(run_root: str | Path, results_dir: str | Path) -> Path:
-    """Write a run's settings and every finished ticket's record (no weights) as one small JSON file.
+def summary_path(run_root: str | Path, results_dir: str | Path) -> Path:
+    """Where `publish` writes a run's summary: <results_dir>/<family>/<task>/<variant>-<hash>.summary.json."""
+    run_root = Path(run_root)
+    return Path(results_dir) / run_root.parent.parent.name / run_root.parent.name / f"{run_root.name}{SUMMARY_SUFFIX}"
 
-    The file lands at <results_dir>/<family>/<task>/<variant>-<hash>.summary.json, where
-    `load_results(results_dir)` reads it like the run itself. This is what gets committed.
+
+def publish(run_root: str | Path, results_dir: str | Path) -> Path:
+    """Write a run's settings and every finished ticket's record (no weights) as one small JSON file,
+    at `summary_path`, where `load_results(results_dir)` reads it like the run itself. This is what
+    gets committed.
+
+    Publishing again merges seed by seed: a seed comes from the run directory unless the summary
+    already holds more of its tickets. So a fresh checkout, whose run directories hold only the seeds
+    it reran, never drops the seeds published before it, and each seed's records still come from one
+    execution of it.
     """
     run_root = Path(run_root)
     settings = read_json(run_root / "settings.json")
-    tickets = [record for _, record in finished_tickets(run_root)]
-    relative = run_root.relative_to(run_root.parents[2])  # <family>/<task>/<variant>-<hash>
-    out = Path(results_dir) / relative.parent / f"{relative.name}{SUMMARY_SUFFIX}"
+    out = summary_path(run_root, results_dir)
+    by_seed: dict[int, list[dict]] = {}
+    for _, record in finished_tickets(run_root):
+        by_seed.setdefault(record["seed"], []).append(record)
+    if out.exists():
+        published: dict[int, list[dict]] = {}
+        for record in read_json(out)["tickets"]:
+            published.setdefault(record["seed"], []).append(record)
+        for seed, records in published.items():
+            if len(records) > len(by_seed.get(seed, [])):
+                by_seed[seed] = records
+    tickets = [record for seed in sorted(by_seed) for record in by_seed[seed]]
     atomic_write_json({"settings": settings, "tickets": tickets}, out)
     return out
+
+
+def published_tickets(run_root: str | Path, results_dir: str | Path, seed: int) -> list[dict]:
+    """The records of `seed` in the run's published summary (none if it was never published)."""
+    path = summary_path(run_root, results_dir)
+    return [r for r in read_json(path)["tickets"] if r["seed"] == seed] if path.exists() else []
 
 
 PLACEMENT_PARAMETERS = ("publish_to", "runs_dir", "data_dir")  # where things live, not what ran: kept out of titles

@@ -3,8 +3,10 @@
 Each task executes the notebook with papermill for one seed, writing into the same run directories
 a single run would use, so `load_results()` sees the whole grid with no merge step, and the executed
 notebook lands next to its results (`<run root>/seed_<s>/notebook.ipynb`). Finished runs are
-skipped; a killed sweep resumes (each run resumes at its last unfinished ticket); a failing task is
-retried a bounded number of times, then reported, while the others go on.
+skipped, and so is a seed whose every ticket is in the run's published summary (a fresh checkout has
+the summaries, not the run directories); a killed sweep resumes (each run resumes at its last
+unfinished ticket); a failing task is retried a bounded number of times, then reported, while the
+others go on.
 
 Ray is the optional `cluster` extra: the library and the notebooks never need it.
 """
@@ -28,7 +30,7 @@ from lthlib import parameters
 from lthlib.experiment import resolve_device
 from lthlib.paths import resolve
 from lthlib.configs import hashed_fields
-from lthlib.store import finished_tickets, publish, run_name
+from lthlib.store import finished_tickets, publish, published_tickets, run_name
 
 
 @dataclass(frozen=True)
@@ -70,15 +72,17 @@ class SweepTask:
     wall_time_s: float = 0.0
     notebook: Path | None = field(default=None)
     config: Any = None  # the family config the task trains (its overrides applied)
+    published: bool = False  # every planned ticket of this seed is in the run's published summary
 
 
 def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",), preset: str = "cpu",
          runs_dir: str | Path = "data/runs", levels: int = 20, local: bool = True, gpus_per_task: float = 0,
-         **parameters: Any) -> list[SweepTask]:
+         publish_to: str | Path | None = None, **parameters: Any) -> list[SweepTask]:
     """The grid, one SweepTask per (task, seed, variant), with its run directory.
 
     `local`: the tasks run on this machine, which must then have the device asked for; on a cluster
-    (local=False) "auto" means cuda where tasks get GPUs (`gpus_per_task`), else cpu.
+    (local=False) "auto" means cuda where tasks get GPUs (`gpus_per_task`), else cpu. With `publish_to`,
+    a task whose seed is complete in the summaries there is marked `published` (nothing left to train).
 
     A task whose parameters are invalid is kept, with its error, so the sweep reports it as failed
     instead of refusing the whole grid.
@@ -124,6 +128,7 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                                       exclude=exclude)
                     item.root, item.config = run_root(runs_dir, fam, config, lottery), config
                     item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
+                    item.published = publish_to is not None and is_published(item, publish_to)
                 except (ValueError, FileNotFoundError) as e:
                     item.error, item.status = str(e), "failed"
                 grid.append(item)
@@ -140,6 +145,14 @@ def check_notebook_parameters(spec: FamilyNotebook, values: dict[str, Any]) -> N
 
 def planned_tickets(item: SweepTask) -> int:
     return tickets_per_seed(item.parameters["levels"], item.parameters.get("random_tickets", True))
+
+
+def is_published(item: SweepTask, publish_to: str | Path) -> bool:
+    """Every planned ticket of the task's seed is in its run's summary under `publish_to`."""
+    levels, random_tickets = item.parameters["levels"], item.parameters.get("random_tickets", True)
+    have = {(r["level"], r["ticket"]) for r in published_tickets(item.root, resolve(publish_to), item.seed)
+            if r["level"] <= levels and (random_tickets or r["ticket"] != "random")}
+    return len(have) >= planned_tickets(item)
 
 
 def is_finished(item: SweepTask) -> bool:
@@ -163,7 +176,8 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
     """Run every unfinished task of `grid` on Ray; returns the summary table (also printed as tasks end).
 
     With `publish_to` (e.g. "data/results"), each run's summary is written there at the end, where
-    the book reads it.
+    the book reads it (merged with what was published before: `store.publish`), and a seed already
+    complete there is skipped.
     """
     import ray
 
@@ -171,7 +185,11 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
     for item in grid:
         if item.status == "failed":
             continue
-        if is_finished(item):
+        if publish_to and item.root is not None and not item.published:
+            item.published = is_published(item, publish_to)
+        if item.published:
+            item.status = "skipped (published)"
+        elif is_finished(item):
             item.status = "skipped (finished)"
         else:
             pending.append(item)
@@ -302,7 +320,9 @@ def _reference_runs(runs: list[dict], family: str, task: str, config: dict) -> t
 
 
 def tickets_left(item: SweepTask) -> int:
-    """The task's tickets not yet on disk."""
+    """The task's tickets not yet on disk (none for a published seed)."""
+    if item.published:
+        return 0
     done = (tickets_done(item.root, [item.seed], item.parameters["levels"], item.parameters.get("random_tickets", True))
             if item.root is not None and item.root.exists() else 0)
     return planned_tickets(item) - done
@@ -312,7 +332,7 @@ def describe(grid: list[SweepTask]) -> str:
     """Every task of the grid, a line each, and the total."""
     def line(i: SweepTask) -> str:
         total, left = planned_tickets(i), tickets_left(i)
-        done = f" ({total - left} done)" if left < total else ""
+        done = " (published)" if i.published else f" ({total - left} done)" if left < total else ""
         return f"  {i.task} seed {i.seed} {i.variant}: {total} tickets{done} -> {i.root}"
 
     tickets = sum(planned_tickets(i) for i in grid)

@@ -43,6 +43,17 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     assert "4 tasks (task x seed x variant), 12 tickets, 12 of them done" in sweep.describe(replanned)
     assert sweep.estimate(replanned)["tickets left"].tolist() == [0, 0, 0]  # the dry run costs only what is left
 
+    # a fresh checkout has the published summaries, not the run directories: those seeds are done
+    fresh = sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1, 2], preset="smoke",
+                       runs_dir=tmp_path / "fresh", levels=1, publish_to=tmp_path / "results")
+    assert [item.published for item in fresh] == [True, True, False] * 2
+    assert "6 tasks (task x seed x variant), 18 tickets, 12 of them done" in sweep.describe(fresh)
+    assert "CartPole-v0 seed 0 iterative-late: 3 tickets (published)" in sweep.describe(fresh)
+    assert sweep.estimate(fresh)["tickets left"].tolist() == [3, 3, 6]
+    more_levels = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], preset="smoke",
+                             runs_dir=tmp_path / "fresh", levels=2, publish_to=tmp_path / "results")
+    assert not more_levels[0].published  # level 2 was never published
+
 
 def test_dry_run_prints_the_grid_and_runs_nothing(tmp_path, capsys):
     assert lth(["sweep", "--family", "classic_control", "--tasks", "CartPole-v0", "--seeds", "0,1,2",
