@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,7 +203,7 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
     if pending:
         init = {"address": address} if address else {"num_cpus": workers * cpus_per_task if workers else None}
         ray.init(**init, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONUNBUFFERED": "1"}})
+                 runtime_env={"env_vars": worker_env_vars()})
         execute = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries,
                              retry_exceptions=True)(_execute)
         notebooks = {item.family: str(resolve(FAMILIES[item.family].notebook)) for item in pending}
@@ -228,6 +229,13 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
         for root in sorted({i.root for i in grid if i.root is not None and (i.root / "settings.json").exists()}):
             publish(root, resolve(publish_to))
     return summary(grid)
+
+
+def worker_env_vars() -> dict[str, str]:
+    """What every task's environment gets from the sweep's: the data directories ($LTH_WIKITEXT2_DIR,
+    $LTH_MULTI30K_DIR, ...), which workers of a cluster started apart (`ray start`) would otherwise
+    lack, and unbuffered output."""
+    return {"PYTHONUNBUFFERED": "1", **{k: v for k, v in os.environ.items() if k.startswith("LTH_")}}
 
 
 def _short(error: Exception) -> str:

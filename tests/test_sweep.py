@@ -102,3 +102,12 @@ def test_the_planners_precision_is_pinned_so_workers_on_other_cpus_train_the_pla
     assert worker_config == item.config
     [fp32] = sweep.plan("atari", ["Seaquest"], seeds=[0], levels=2, runs_dir=tmp_path, overrides={"precision": "fp32"})
     assert fp32.parameters["overrides"] == {"precision": "fp32"} and (fp32.root == item.root) == (not native)
+
+
+def test_tasks_get_the_data_directories_of_the_sweeps_environment(monkeypatch):
+    """Workers of a cluster started apart (`ray start`) do not inherit the shell's $LTH_* variables."""
+    monkeypatch.setenv("LTH_WIKITEXT2_DIR", "/data/wikitext-2")
+    monkeypatch.setenv("UNRELATED_SECRET", "x")
+    env = sweep.worker_env_vars()
+    assert env["LTH_WIKITEXT2_DIR"] == "/data/wikitext-2" and env["PYTHONUNBUFFERED"] == "1"
+    assert "UNRELATED_SECRET" not in env
