@@ -317,14 +317,18 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
 def _reference_runs(runs: list[dict], family: str, task: str, config: dict) -> tuple[str, list[dict]]:
     """The runs whose ticket times stand for (family, task, config), see `estimate`, and what to call them:
     one run of the task; for a task never run, the family's runs on other tasks (e.g. Atari games, whose
-    presets differ only in the game)."""
+    presets differ only in the game): those with the target's settings but the task, if any (the cost
+    proxy does not see e.g. the precision), else all of them."""
     same_task = [r for r in runs if r["family"] == family and r["task"] == task]
     pool = [r for r in same_task if r["config"] == config] or same_task
     if pool:
         best = max(pool, key=lambda r: len(r["seconds"]))
         return best["name"].split("/", 1)[1], [best]
+    task_fields = {k for k, v in config.items() if v == task}
+    settings = lambda c: {k: v for k, v in c.items() if k not in task_fields}  # noqa: E731
     others = [r for r in runs if r["family"] == family]
-    return f"{len(others)} runs of other tasks", others
+    alike = [r for r in others if settings(r["config"]) == settings(config)]
+    return (f"{len(alike)} runs of other tasks, same settings", alike) if alike else (f"{len(others)} runs of other tasks", others)
 
 
 def tickets_left(item: SweepTask) -> int:

@@ -77,8 +77,16 @@ def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_
     assert sweep._reference_runs([old, new, other], "atari", "Krull", {"epochs": 4}) == ("Krull/new", [new])
     assert sweep._reference_runs([old, new, other], "atari", "Krull", {"epochs": 2}) == ("Krull/old", [old])
     assert sweep._reference_runs([old, new, other], "atari", "Qbert", {"epochs": 4}) == (
+        "2 runs of other tasks, same settings", [new, other])
+    assert sweep._reference_runs([old, new, other], "atari", "Qbert", {"epochs": 3}) == (
         "3 runs of other tasks", [old, new, other])  # each scaled by its own config's cost in `estimate`
     assert sweep._reference_runs([old], "lstm_lm", "WikiText-2", {}) == ("0 runs of other tasks", [])
+    # a game never run is priced on the other games run with its settings (here its precision), if any
+    fp32 = run("Krull", "fp32", {"game": "Krull", "precision": "fp32"}, [300.0] * 9)
+    bf16 = run("Seaquest", "bf16", {"game": "Seaquest", "precision": "bf16"}, [200.0] * 3)
+    target = {"game": "Qbert", "precision": "bf16"}
+    assert sweep._reference_runs([fp32, bf16], "atari", "Qbert", target) == ("1 runs of other tasks, same settings", [bf16])
+    assert sweep._reference_runs([fp32], "atari", "Qbert", target) == ("1 runs of other tasks", [fp32])
 
 
 def test_the_estimate_costs_the_config_the_grid_trains_with_its_overrides(tmp_path):
