@@ -165,21 +165,21 @@ def test_published_summary_loads_like_the_run(tmp_path):
 
 def test_publishing_again_from_a_fresh_checkout_keeps_the_seeds_published_before(tmp_path):
     results = tmp_path / "results"
-    first = run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[0, 1], runs_dir=tmp_path / "runs", progress=False)
+    first = run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0, 1], runs_dir=tmp_path / "runs", progress=False)
     publish(first, results)
     before = load_results(results)
     # a fresh checkout has the summary, not the run directory: it reruns seed 1 only, and stops a level short
-    again = run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[1], runs_dir=tmp_path / "fresh", progress=False)
+    again = run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[1], runs_dir=tmp_path / "fresh", progress=False)
     assert again.name == first.name
-    for ticket in (again / "seed_1" / "level_02").glob("*.json"):
+    for ticket in (again / "seed_1" / "level_01").glob("*.json"):
         ticket.unlink()
     summary = publish(again, results)
     assert load_results(results).equals(before)  # seed 0 kept; seed 1 kept whole (it had more tickets)
     # a rerun seed that gets as far replaces the published one, and seed 0 stays
-    run_lottery(FAMILY, SMOKE, Lottery(levels=3), seeds=[1], runs_dir=tmp_path / "fresh", progress=False)
+    run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[1], runs_dir=tmp_path / "fresh", progress=False)
     publish(again, results)
     after = load_results(results)
-    assert sorted(after.groupby("seed")["level"].max().items()) == [(0, 2), (1, 3)]
+    assert sorted(after.groupby("seed")["level"].max().items()) == [(0, 1), (1, 2)]
     assert after[after.seed == 0].reset_index(drop=True).equals(before[before.seed == 0].reset_index(drop=True))
     assert [r["seed"] for r in read_json(summary)["tickets"]] == sorted(r["seed"] for r in read_json(summary)["tickets"])
 

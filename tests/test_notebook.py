@@ -69,9 +69,40 @@ def test_an_ablation_without_random_tickets_and_their_addition_later_to_the_same
     ],
 )
 def test_bad_parameters_fail_before_training(tmp_path, parameters, message):
+    with pytest.raises(ValueError, match=message):
+        run_checks(tmp_path, **{"preset": "smoke", **parameters})
+    assert not (tmp_path / "runs").exists()  # nothing was trained or written
+
+
+def run_checks(tmp_path, **parameters):
+    """The notebook's cells up to and with its checks, run in this process as papermill runs them: the
+    parameters cell, papermill's injected cell (which the checks find in the input history), then the
+    cell that checks everything (a kernel start for each case would cost ~10 s)."""
+    from papermill.translators import translate_parameters
+
+    code = [cell.source for cell in nbformat.read(NOTEBOOK, as_version=4).cells if cell.cell_type == "code"]
+    injected = translate_parameters("python3", "python", {"runs_dir": str(tmp_path / "runs"), **parameters}, "Parameters")
+    namespace = {"In": [injected]}
+    for source in (code[0], injected, code[1]):
+        exec(compile(source, str(NOTEBOOK), "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"level": 2}, "unknown parameter 'level'"),  # a name papermill injected
+    ({"pruning_rate": "abc"}, "parameter 'pruning_rate' must be a float"),  # a type
+    ({"overrides": {"epochs": "five"}}, "A2CConfig field 'epochs' must be an integer"),  # a config field
+])
+def test_bad_parameters_stop_the_notebook_under_papermill(tmp_path, parameters, message):
     with pytest.raises(papermill.PapermillExecutionError, match=message):
         execute(tmp_path, **{"preset": "smoke", **parameters})
-    assert not (tmp_path / "runs").exists()  # nothing was trained or written
+    assert not (tmp_path / "runs").exists()
+
+
+def test_good_parameters_pass_the_checks_in_process(tmp_path):
+    namespace = run_checks(tmp_path, preset="smoke", levels=3, seeds=[1, 2])
+    assert namespace["lottery"].levels == 3 and namespace["seeds"] == [1, 2] and namespace["config"].epochs >= 1
+    assert not (tmp_path / "runs").exists()
 
 
 def test_device_auto_picks_what_is_there_and_the_paper_preset_on_a_cpu_warns(monkeypatch):
