@@ -157,16 +157,34 @@ def different_dense_nets(name: str, a: pd.DataFrame, b: pd.DataFrame) -> Part | 
                 "not compared until both run alike", missing=True)
 
 
+def paired_levels(a: pd.DataFrame, b: pd.DataFrame, levels=None) -> pd.DataFrame:
+    """(seed, level) pairs at which runs `a` and `b` both have a winning ticket, among `levels` (default:
+    the judged levels of both): a run part-way through a seed is compared on the levels it reached."""
+    levels = sorted(set(judged_levels(a)) & set(judged_levels(b))) if levels is None else levels
+    have = [r[(r.ticket == "winning") & r.level.isin(levels)][["seed", "level"]].drop_duplicates() for r in (a, b)]
+    return have[0].merge(have[1]).sort_values(["seed", "level"])
+
+
+def paired_wt_means(a: pd.DataFrame, b: pd.DataFrame, pairs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per seed, the mean WT of `a` and of `b` over that seed's `pairs` (`paired_levels`): the same levels on
+    both sides of each seed's difference."""
+    def mean(rows: pd.DataFrame) -> pd.Series:
+        return rows[rows.ticket == "winning"].merge(pairs).groupby("seed").value.mean()
+    return mean(a), mean(b)
+
+
 def variant_helps(results: Results, family: str, task: str, better: str, worse: str, label: str,
                   stand_in: bool = False) -> Part:
-    """The WTs of `better` beat those of `worse`: per seed, the mean over their common judged levels."""
+    """The WTs of `better` beat those of `worse`: per seed, the mean over the judged levels that seed has in
+    both."""
     a, b = results.run(family, task, better), results.run(family, task, worse)
-    levels = sorted(set(judged_levels(a)) & set(judged_levels(b)))
+    pairs = paired_levels(a, b)
+    levels = sorted(set(pairs.level))
     if not levels:
         return missing(f"{task}, {label}", f"{better} and {worse} runs")
     if unpaired := different_dense_nets(f"{task}, {label}", a, b):
         return unpaired
-    wt_a, wt_b = (by_seed(r[r.level.isin(levels)], "winning") for r in (a, b))
+    wt_a, wt_b = paired_wt_means(a, b, pairs)
     result = compare(wt_a, wt_b, margin_for(family, by_seed(a, "dense").mean(), task), HIGHER_IS_BETTER[family])
     return part(f"{task}, {label}", [a, b], result.better,
                 f"mean WT over levels {describe_levels(levels)}: {better} {wt_a.mean():.4g} vs {worse} "

@@ -14,8 +14,8 @@ import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, judged_levels
 from lthlib.claims import (ATARI_LEARNED, DENSE_LEARNED, NOT_TESTABLE, STAND_IN, Part, Results, levels_won, missing,
-                           different_dense_nets, paired_seeds, part, status_of, variant_helps, with_both_tickets,
-                           wt_beats_rt)
+                           different_dense_nets, paired_levels, paired_seeds, paired_wt_means, part, status_of,
+                           variant_helps, with_both_tickets, wt_beats_rt)
 from lthlib.verdicts import compare, equivalent, margin_for
 
 CLASSIC_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
@@ -147,7 +147,7 @@ def _lstm_wt_beats_rt(r: Results) -> list[Part]:
 
 def _lstm_no_rewinding(r: Results) -> list[Part]:
     late, reset = _lstm_runs(r, "iterative-late", "iterative-reset")
-    levels = sorted(set(judged_levels(late)) & set(judged_levels(reset)))
+    levels = sorted(set(paired_levels(late, reset).level))  # those a seed has in both runs
     if not levels:
         return [missing("WikiText-2", "iterative-late and iterative-reset runs")]
     if unpaired := different_dense_nets("WikiText-2", late, reset):
@@ -172,9 +172,9 @@ def _lstm_oneshot_collapses(r: Results) -> list[Part]:
 def _lstm_converge(r: Results) -> list[Part]:
     late, reset = _lstm_runs(r, "iterative-late", "iterative-reset")
     fraction = late.groupby("level").fraction_pruned.mean()
-    past = [k for k in sorted(set(judged_levels(late)) & set(judged_levels(reset))) if fraction[k] > 0.91]
+    past = [k for k in sorted(set(paired_levels(late, reset).level)) if fraction[k] > 0.91]
     if not past:
-        return [missing("WikiText-2", "iterative-late and iterative-reset levels past 91% pruned")]
+        return [missing("WikiText-2", "seed with iterative-late and iterative-reset levels past 91% pruned")]
     if unpaired := different_dense_nets("WikiText-2", late, reset):
         return [unpaired]
     margin = margin_for("lstm_lm", by_seed(late, "dense").mean())
@@ -210,11 +210,11 @@ def _mt_wt_beats_rt(r: Results) -> list[Part]:
     reset, oneshot = r.run("transformer_mt", "Multi30k", "iterative-reset"), r.run("transformer_mt", "Multi30k", "oneshot-late")
     main = r.run("transformer_mt", "Multi30k", "iterative-late", "")
     levels = sorted(set(judged_levels(main)) & set(judged_levels(reset)) & set(judged_levels(oneshot)))
-    if levels and (unpaired := different_dense_nets("Multi30k, iterative more", reset, oneshot)):
+    pairs = paired_levels(reset, oneshot, levels)
+    if len(pairs) and (unpaired := different_dense_nets("Multi30k, iterative more", reset, oneshot)):
         parts.append(unpaired)
-    elif levels:  # "iterative more": pruning one-shot costs more BLEU than rewinding to the initial weights
-        wt = {name: by_seed(rows[rows.level.isin(levels)], "winning") for name, rows in
-              (("reset", reset), ("oneshot", oneshot))}
+    elif len(pairs):  # "iterative more": pruning one-shot costs more BLEU than rewinding to the initial weights
+        wt = dict(zip(("reset", "oneshot"), paired_wt_means(reset, oneshot, pairs)))
         result = compare(wt["reset"], wt["oneshot"], 0.0)
         parts.append(part("Multi30k, iterative more", [main, reset, oneshot], result.better,
                            f"mean WT BLEU without late rewinding {wt['reset'].mean():.2f} vs one-shot "

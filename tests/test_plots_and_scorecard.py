@@ -289,3 +289,29 @@ def test_a_level_with_its_winning_ticket_alone_is_not_judged_against_random_tick
     part_way = classic().query("not (level == 3 and ticket == 'random')")  # the sweep is in level 3's RT
     evidence = scorecard(part_way).set_index("claim").loc[CLAIMS[0][1], "our evidence"]
     assert "CartPole-v0: WT beats RT at levels 1–2 of 1–2" in evidence and "indicative" not in evidence
+
+
+def test_runs_part_way_through_a_seed_are_compared_on_the_levels_each_seed_has_in_both():
+    """The LSTM grid as it runs: iterative-late has seeds 0-1 whole and seed 2 to level 4, iterative-reset only
+    seed 2 so far. Only seed 2's levels 1-4 pair; the levels past 91% pair no seed yet."""
+    wt = [5.70, 5.71, 5.72, 5.74, 5.75, 5.78, 5.80, 5.83, 5.85, 5.86, 5.9, 5.95, 6.0, 6.1]
+    late = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.76, wt, [w + 0.3 for w in wt])
+    late = late[(late.seed < 2) | (late.level <= 4)]
+    reset = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.76, [w + 0.1 for w in wt], [w + 0.3 for w in wt],
+                  "iterative-reset").query("seed == 2")
+    card = scorecard(pd.concat([late, reset])).set_index("claim")
+    assert "worse at levels 1–4 of 1–4 (indicative: 1 seed)" in card.loc[
+        "Without late rewinding only intermediate levels suffer", "our evidence"]
+    converge = card.loc["Iterative with and without late rewinding converge past ~91% pruned"]
+    assert converge.status == PENDING and "nan" not in converge["our evidence"]
+    # a classic ablation with one seed part-way: each seed's mean covers the same levels on both sides
+    from lthlib.claims import paired_levels, paired_wt_means
+
+    main = classic(wt=(190, 185, 180))
+    reset = classic(variant="iterative-reset", wt=(180, 175, 100)).query("seed < 2 or level <= 2")
+    a, b = paired_wt_means(main, reset, paired_levels(main, reset))
+    # seed 2: levels 1-2 on both sides, (190 + 185) / 2 - (180 + 175) / 2, not main's level 3 as well (7.5)
+    assert a[2] - b[2] == pytest.approx(10.0) and a[0] - b[0] == pytest.approx((190 + 185 + 180 - 180 - 175 - 100) / 3)
+    evidence = scorecard(pd.concat([main, reset])).set_index("claim").loc[
+        "Late rewinding improves winning tickets (ablation)", "our evidence"]
+    assert "mean WT over levels 1–3" in evidence and "over 3 seeds" in evidence
