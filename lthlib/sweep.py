@@ -26,7 +26,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lthlib.gpu_estimate import gpu_hours_per_ticket
-from lthlib.runs import Lottery, check_seeds, run_root, tickets_done, tickets_per_seed
+from lthlib.runs import Lottery, check_seeds, run_root, run_settings, tickets_done, tickets_per_seed
+from lthlib.siblings import lent_tickets
 from lthlib import parameters
 from lthlib.experiment import resolve_device
 from lthlib.paths import resolve
@@ -74,6 +75,8 @@ class SweepTask:
     notebook: Path | None = field(default=None)
     config: Any = None  # the family config the task trains (its overrides applied)
     published: bool = False  # every planned ticket of this seed is in the run's published summary
+    lottery: Any = None
+    settings: dict | None = None  # the run's hashed settings (`runs.run_settings`)
 
 
 def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",), preset: str = "cpu",
@@ -126,8 +129,10 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                                                             "precision": config.precision}
                     exclude = fam.lottery_exclude(parameters) if hasattr(fam, "lottery_exclude") else ()
                     lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels,
-                                      exclude=exclude)
+                                      exclude=exclude, random_tickets=parameters.get("random_tickets", True))
                     item.root, item.config = run_root(runs_dir, fam, config, lottery), config
+                    item.lottery = lottery
+                    item.settings = json.loads(json.dumps(run_settings(fam, config, lottery)))  # as settings.json holds it
                     item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
                     item.published = publish_to is not None and is_published(item, publish_to)
                 except (ValueError, FileNotFoundError) as e:
@@ -332,22 +337,32 @@ def _reference_runs(runs: list[dict], family: str, task: str, config: dict) -> t
 
 
 def tickets_left(item: SweepTask) -> int:
-    """The task's tickets not yet on disk (none for a published seed)."""
+    """The task's tickets still to train: not on disk, and not lent now by a sibling run (none for a
+    published seed)."""
     if item.published:
         return 0
     done = (tickets_done(item.root, [item.seed], item.parameters["levels"], item.parameters.get("random_tickets", True))
             if item.root is not None and item.root.exists() else 0)
-    return planned_tickets(item) - done
+    return planned_tickets(item) - done - lent(item)
+
+
+def lent(item: SweepTask) -> int:
+    """The task's tickets a sibling run (another variant with the same dense net) would lend it now."""
+    return lent_tickets(item.root, item.seed, item.lottery, item.settings) if item.lottery is not None else 0
 
 
 def describe(grid: list[SweepTask]) -> str:
     """Every task of the grid, a line each, and the total."""
     def line(i: SweepTask) -> str:
         total, left = planned_tickets(i), tickets_left(i)
-        done = " (published)" if i.published else f" ({total - left} done)" if left < total else ""
+        copied = lent(i) if not i.published else 0
+        done = (" (published)" if i.published else f" ({total - left - copied} done, {copied} from a sibling run)"
+                if copied else f" ({total - left} done)" if left < total else "")
         return f"  {i.task} seed {i.seed} {i.variant}: {total} tickets{done} -> {i.root}"
 
     tickets = sum(planned_tickets(i) for i in grid)
     left = sum(tickets_left(i) for i in grid)
-    done = f", {tickets - left} of them done" if left < tickets else ""
+    copied = sum(lent(i) for i in grid if not i.published)
+    done = (f", {tickets - left - copied} of them done" if left + copied < tickets else "") + (
+        f", {copied} to copy from sibling runs" if copied else "")
     return "\n".join([line(i) for i in grid] + [f"{len(grid)} tasks (task x seed x variant), {tickets} tickets{done}"])

@@ -119,3 +119,20 @@ def test_tasks_get_the_data_directories_of_the_sweeps_environment(monkeypatch):
     env = sweep.worker_env_vars()
     assert env["LTH_WIKITEXT2_DIR"] == "/data/wikitext-2" and env["PYTHONUNBUFFERED"] == "1"
     assert "UNRELATED_SECRET" not in env
+
+
+def test_the_dry_run_leaves_out_the_tickets_a_sibling_run_lends(tmp_path):
+    from lthlib import Lottery, run_lottery
+    from lthlib.families.classic_control import FAMILY, config
+
+    run_lottery(FAMILY, config("CartPole-v0", "smoke"), Lottery(variant="iterative-late", levels=1), seeds=[0],
+                runs_dir=tmp_path, progress=False)
+    grid = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0, 1], variants=["oneshot-late", "iterative-reset"],
+                      preset="smoke", runs_dir=tmp_path, levels=2)
+    # seed 0: oneshot-late gets the dense net and level 1 (same rewind point), iterative-reset the dense net only
+    assert [sweep.tickets_left(i) for i in grid] == [5 - 3, 5, 5 - 1, 5]
+    assert "seed 0 oneshot-late: 5 tickets (0 done, 3 from a sibling run)" in sweep.describe(grid)
+    assert sweep.describe(grid).endswith("20 tickets, 4 to copy from sibling runs")
+    without = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], variants=["oneshot-late"], preset="smoke",
+                         runs_dir=tmp_path, levels=2, random_tickets=False)
+    assert sweep.tickets_left(without[0]) == 3 - 2  # level 1's random ticket is not lent to a run without them
