@@ -22,9 +22,13 @@ def sibling_runs(root: Path, settings: dict | None = None) -> list[Path]:
     def dense_settings(run_settings: dict) -> dict:
         return {k: v for k, v in run_settings.items() if k not in LOTTERY_SETTINGS}
 
-    if settings is None and not (root / "settings.json").exists() or not root.parent.exists():
+    if settings is None:
+        if not (root / "settings.json").exists():
+            return []
+        settings = read_json(root / "settings.json")
+    if not root.parent.exists():
         return []
-    mine = dense_settings(settings or read_json(root / "settings.json"))
+    mine = dense_settings(settings)
     return [run for run in sorted(root.parent.iterdir())
             if run != root and (run / "settings.json").exists() and dense_settings(read_json(run / "settings.json")) == mine]
 
@@ -32,6 +36,10 @@ def sibling_runs(root: Path, settings: dict | None = None) -> list[Path]:
 def _level_files(lends_random: bool) -> dict[int, list[str]]:
     return {0: ["mask.pt", "trained.pt", "dense.json"],
             1: ["mask.pt", "trained.pt", "winning.json"] + (["random.json"] if lends_random else [])}
+
+
+def _seed_files(lottery: Lottery) -> list[str]:
+    return ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
 
 
 def lender(root: Path, seed: int, lottery: Lottery, settings: dict | None = None) -> tuple[Path, list[int], bool] | None:
@@ -43,7 +51,7 @@ def lender(root: Path, seed: int, lottery: Lottery, settings: dict | None = None
         return (Lottery(variant=other["variant"]).late_rewinding == lottery.late_rewinding
                 and tuple(other["exclude"]) == lottery.exclude and other["pruning_rate"] == lottery.pruning_rate)
 
-    seed_files = ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
+    seed_files = _seed_files(lottery)
     for sibling in sorted(sibling_runs(root, settings), key=lambda run: not shares_level_1(run)):
         # level 1's random ticket comes along where this run trains random tickets and the sibling has it
         # (else this run trains its own, or none: a run without random tickets copies none)
@@ -72,7 +80,7 @@ def reuse_sibling_tickets(family: Family, config: Any, root: Path, seed: int, lo
     if found is None:
         return
     sibling, levels, lends_random = found
-    level_files, seed_files = _level_files(lends_random), ["init.pt"] + (["rewind.pt"] if lottery.late_rewinding else [])
+    level_files, seed_files = _level_files(lends_random), _seed_files(lottery)
     dense_mask = (None if tuple(read_json(sibling / "settings.json")["exclude"]) == lottery.exclude
                   else Mask.ones(family.build_model(config, 0), lottery.exclude))  # another scope: rebuild it
     for f in seed_files:
@@ -100,4 +108,7 @@ def lent_tickets(root: Path, seed: int, lottery: Lottery, settings: dict) -> int
     if (level_dir(root, seed, 0) / "dense.json").exists():
         return 0
     found = lender(root, seed, lottery, settings)
-    return 0 if found is None else len(found[1]) + (1 in found[1] and found[2])
+    if found is None:
+        return 0
+    _, levels, lends_random = found
+    return sum(f.endswith(".json") for level in levels for f in _level_files(lends_random)[level])  # a record each

@@ -185,19 +185,21 @@ def publish(run_root: str | Path, results_dir: str | Path) -> Path:
     run_root = Path(run_root)
     settings = read_json(run_root / "settings.json")
     out = summary_path(run_root, results_dir)
-    by_seed: dict[int, list[dict]] = {}
-    for _, record in finished_tickets(run_root):
-        by_seed.setdefault(record["seed"], []).append(record)
+    by_seed = _by_seed(record for _, record in finished_tickets(run_root))
     if out.exists():
-        published: dict[int, list[dict]] = {}
-        for record in read_json(out)["tickets"]:
-            published.setdefault(record["seed"], []).append(record)
-        for seed, records in published.items():
+        for seed, records in _by_seed(read_json(out)["tickets"]).items():
             if len(records) > len(by_seed.get(seed, [])):
                 by_seed[seed] = records
     tickets = [record for seed in sorted(by_seed) for record in by_seed[seed]]
     atomic_write_json({"settings": settings, "tickets": tickets}, out)
     return out
+
+
+def _by_seed(records) -> dict[int, list[dict]]:
+    grouped: dict[int, list[dict]] = {}
+    for record in records:
+        grouped.setdefault(record["seed"], []).append(record)
+    return grouped
 
 
 def published_tickets(run_root: str | Path, results_dir: str | Path, seed: int) -> list[dict]:

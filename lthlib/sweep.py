@@ -75,8 +75,7 @@ class SweepTask:
     notebook: Path | None = field(default=None)
     config: Any = None  # the family config the task trains (its overrides applied)
     published: bool = False  # every planned ticket of this seed is in the run's published summary
-    lottery: Any = None
-    settings: dict | None = None  # the run's hashed settings (`runs.run_settings`)
+    lottery: Any = None  # the Lottery the task runs
 
 
 def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",), preset: str = "cpu",
@@ -132,7 +131,6 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                                       exclude=exclude, random_tickets=parameters.get("random_tickets", True))
                     item.root, item.config = run_root(runs_dir, fam, config, lottery), config
                     item.lottery = lottery
-                    item.settings = json.loads(json.dumps(run_settings(fam, config, lottery)))  # as settings.json holds it
                     item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
                     item.published = publish_to is not None and is_published(item, publish_to)
                 except (ValueError, FileNotFoundError) as e:
@@ -348,21 +346,24 @@ def tickets_left(item: SweepTask) -> int:
 
 def lent(item: SweepTask) -> int:
     """The task's tickets a sibling run (another variant with the same dense net) would lend it now."""
-    return lent_tickets(item.root, item.seed, item.lottery, item.settings) if item.lottery is not None else 0
+    if item.lottery is None or item.published:
+        return 0
+    settings = json.loads(json.dumps(run_settings(FAMILIES[item.family].family(), item.config, item.lottery)))
+    return lent_tickets(item.root, item.seed, item.lottery, settings)  # (settings as settings.json holds them)
 
 
 def describe(grid: list[SweepTask]) -> str:
     """Every task of the grid, a line each, and the total."""
     def line(i: SweepTask) -> str:
         total, left = planned_tickets(i), tickets_left(i)
-        copied = lent(i) if not i.published else 0
+        copied = lent(i)
         done = (" (published)" if i.published else f" ({total - left - copied} done, {copied} from a sibling run)"
                 if copied else f" ({total - left} done)" if left < total else "")
         return f"  {i.task} seed {i.seed} {i.variant}: {total} tickets{done} -> {i.root}"
 
     tickets = sum(planned_tickets(i) for i in grid)
     left = sum(tickets_left(i) for i in grid)
-    copied = sum(lent(i) for i in grid if not i.published)
+    copied = sum(lent(i) for i in grid)
     done = (f", {tickets - left - copied} of them done" if left + copied < tickets else "") + (
         f", {copied} to copy from sibling runs" if copied else "")
     return "\n".join([line(i) for i in grid] + [f"{len(grid)} tasks (task x seed x variant), {tickets} tickets{done}"])
