@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs-dir", default="data/runs", help="where run directories go (shared by every node)")
     p.add_argument("-p", "--param", type=_parameter, action="append", default=[],
                    help="another notebook parameter, KEY=VALUE (YAML value), e.g. -p device=cuda")
-    p.add_argument("--address", default=None, help="join this Ray cluster; none: start Ray locally")
+    p.add_argument("--address", default=None, help="join this Ray cluster; none: start a private Ray on this machine, even where another is running")
     p.add_argument("--workers", type=_positive, default=None, help="local Ray: tasks at once; none: one per core")
     p.add_argument("--cpus-per-task", type=float, default=1, help="CPUs Ray reserves per task")
     p.add_argument("--gpus-per-task", type=float, default=0, help="GPUs Ray reserves per task")

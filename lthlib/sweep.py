@@ -204,7 +204,9 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
             bar.update(1)
             bar.write(_line(item))
     if pending:
-        init = {"address": address} if address else {"num_cpus": workers * cpus_per_task if workers else None}
+        # without an address, start a private Ray: ray.init() alone joins any cluster already running on the machine
+        init = {"address": address} if address else {"address": "local",
+                                                     "num_cpus": workers * cpus_per_task if workers else None}
         ray.init(**init, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
                  runtime_env={"env_vars": worker_env_vars()})
         execute = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries,

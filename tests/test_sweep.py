@@ -121,6 +121,28 @@ def test_tasks_get_the_data_directories_of_the_sweeps_environment(monkeypatch):
     assert "UNRELATED_SECRET" not in env
 
 
+def test_without_an_address_the_sweep_starts_its_own_ray_and_passes_workers_the_env(tmp_path, monkeypatch):
+    """A bare ray.init() joins a cluster already running on the machine (the stop's CI met one and failed)."""
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def init(**kwargs):
+        calls.append(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(ray, "init", init)
+    monkeypatch.setenv("LTH_WIKITEXT2_DIR", "/data/wikitext-2")
+    grid = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], preset="smoke", runs_dir=tmp_path, levels=1)
+    for address in (None, "head:6379"):
+        with pytest.raises(Stop):
+            sweep.run_sweep(grid, workers=2, address=address, progress=False)
+    assert calls[0]["address"] == "local" and calls[0]["num_cpus"] == 2
+    assert calls[1]["address"] == "head:6379" and "num_cpus" not in calls[1]
+    assert all(c["runtime_env"]["env_vars"]["LTH_WIKITEXT2_DIR"] == "/data/wikitext-2" for c in calls)
+
+
 def test_the_dry_run_leaves_out_the_tickets_a_sibling_run_lends(tmp_path):
     from lthlib import Lottery, run_lottery
     from lthlib.families.classic_control import FAMILY, config
