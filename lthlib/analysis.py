@@ -10,7 +10,7 @@ from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
 from lthlib.plots import summarize
 from lthlib.verdicts import MARGIN, MIN_SEEDS, compare, margin_for
 
-CONTROL_FIELDS = ("equal_updates", "max_updates")  # a run with these set is a control, not a main run
+CONTROL_FIELDS = ("equal_updates", "max_updates", "longer_by_rewind")  # a run with these set is a control, not a main run
 
 
 def by_seed(rows: pd.DataFrame, ticket: str, level: int | None = None) -> pd.Series:
@@ -181,3 +181,35 @@ def _alike_levels(a: pd.Series, b: pd.Series) -> list[int]:
         if len(pair) >= MIN_SEEDS and pair.a.nunique() > 1 and (pair.a == pair.b).all():
             levels.append(level)
     return levels
+
+
+def trained_longer(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
+    """The answer to "or does the ticket train longer?", where a `longer_by_rewind` control ran: per task
+    and seed-paired, the dense net, the same dense net trained for the budget plus the rewind point (as many
+    updates as a late-rewound ticket has had in all), and the late-rewound winning tickets of the main run
+    at the levels where they beat the dense net most. A winning ticket that beats its dense net but not
+    the longer-trained one is better for its extra training, not for its mask."""
+    rows, scores = [], df[df.metric == metric]
+    sign = 1.0 if higher_is_better else -1.0
+    for (family, task, base), control in scores[scores.longer_of != ""].groupby(["family", "task", "longer_of"]):
+        longer = by_seed(control, "dense")
+        main = scores[(scores.dense_net == base) & (scores.variant == "iterative-late") & (scores.longer_of == "")]
+        if main.empty:
+            continue
+        dense = by_seed(main, "dense")  # every main run of this dense net trains the same one per seed
+        wt = main[main.ticket == "winning"].groupby(["level", "seed"]).value.mean().unstack("seed")
+        seeds = sorted(set(longer.index) & set(dense.index) & set(wt.columns))
+        if not seeds:
+            continue
+        best = (sign * wt[seeds].mean(axis=1)).idxmax()
+        margin = margin_for(family, dense[seeds].mean(), task)
+        vs_longer = compare(wt.loc[best, seeds], longer[seeds], margin, higher_is_better)
+        rows.append({
+            "task": task, "seeds": len(seeds), "dense": round(dense[seeds].mean(), 4),
+            "dense, trained as long as a ticket": round(longer[seeds].mean(), 4),
+            "best mean WT (level)": f"{wt.loc[best, seeds].mean():.4g} ({best})",
+            "WT − longer dense": round(sign * vs_longer.gain, 4), "p": round(vs_longer.p_value, 3),
+            "WT better than the longer dense net": ("yes" if vs_longer.better else "no")
+            + ("" if vs_longer.judged else " (indicative)"),
+        })
+    return pd.DataFrame(rows)

@@ -63,6 +63,9 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
             print("warning:", message, file=log, flush=True)
     lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude),
                       random_tickets=random_tickets)
+    if getattr(config, "longer_by_rewind", False) and levels:
+        raise ValueError(f"longer_by_rewind trains a dense net only (a control for tickets that train longer): "
+                         f"set levels 0, got {levels!r}")
     seeds = check_seeds(seeds)
     differences = paper_differences(family, config)
     say(str(config), log)

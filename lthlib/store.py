@@ -28,8 +28,9 @@ RECORDED = ("rewind_fraction", "paper_differences")  # in settings.json for read
 NOT_DENSE = ("rewind_episodes", "rewind_epochs", "rewind_batches", "rewind_updates", "equal_updates", "max_updates")
 RESULT_COLUMNS = [
     "family", "task", "variant", "exclude", "run", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
-    "output_pruned", "rewind_fraction", "paper_differences", "dense_net",
+    "output_pruned", "rewind_fraction", "paper_differences", "dense_net", "longer_of",
 ]
+LONGER = "longer_by_rewind"  # the control whose dense net trains as long as a late-rewound ticket in all
 
 
 def _atomic_write(path: str | Path, write) -> None:
@@ -86,11 +87,16 @@ def hashed_settings(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in settings.items() if k not in RECORDED}
 
 
-def dense_net(settings: dict[str, Any]) -> str:
+def dense_net(settings: dict[str, Any], leave_out: tuple[str, ...] = ()) -> str:
     """A hash of what the run's dense net depends on: runs with equal ones train the same dense net per seed,
     so their tickets compare seed by seed."""
-    config = {k: v for k, v in settings["config"].items() if k not in NOT_DENSE}
+    config = {k: v for k, v in settings["config"].items() if k not in NOT_DENSE + leave_out}
     return settings_hash({"family": settings["family"], "task": settings["task"], "config": config})
+
+
+def longer_of(settings: dict[str, Any]) -> str:
+    """For a `longer_by_rewind` control, the dense net it trains longer (`dense_net` of the main runs); else ""."""
+    return dense_net(settings, (LONGER,)) if settings["config"].get(LONGER) else ""
 
 
 def run_name(settings: dict[str, Any]) -> str:
@@ -108,7 +114,8 @@ def load_results(root: str | Path) -> pd.DataFrame:
     the ticket is entirely pruned: `verdicts.OUTPUT_LAYERS`), rewind_fraction (the run's rewind point's
     share of the training budget, 0 when rewinding to the initial weights) and paper_differences (the
     config fields in which the run differs from the paper's preset, joined by ", "), dense_net (a hash of what
-    its dense net depends on: equal across runs that train the same dense net).
+    its dense net depends on: equal across runs that train the same dense net), longer_of (for a
+    `longer_by_rewind` control, the dense_net it trains for longer; else "").
     """
     rows = [
         {
@@ -119,7 +126,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             "output_pruned": output_pruned(settings["family"], record["layer_fractions_pruned"]),
             "rewind_fraction": settings["rewind_fraction"],
             "paper_differences": ", ".join(sorted(settings["paper_differences"])),
-            "dense_net": dense_net(settings),
+            "dense_net": dense_net(settings), "longer_of": longer_of(settings),
         }
         for settings, record in finished_tickets(Path(root))
         for metric, value in record["metrics"].items()

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lthlib import Lottery, Mask, MaskedTraining, load_results, prune_global, run_lottery
+from lthlib import Lottery, Mask, MaskedTraining, experiment, load_results, prune_global, run_lottery
+from lthlib.analysis import trained_longer
+from lthlib.store import load_budgets
 from lthlib.families import lstm_lm as L
 
 SHARED = Path(__file__).parents[2] / "shared" / "data" / "wikitext-2"
@@ -127,12 +129,27 @@ def test_adaptive_softmax_gives_each_token_its_log_likelihood_and_is_pruned_too(
 
 
 @needs_data
-def test_lottery_loop_runs_the_lstm(tmp_path):
+def test_lottery_loop_runs_the_lstm_and_the_control_whose_dense_net_trains_as_long_as_a_ticket(tmp_path):
     cfg = L.config("smoke")
     root = run_lottery(L.FAMILY, cfg, Lottery(levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
     df = load_results(root)
     assert set(df.metric) == {"test_log_ppl", "test_ppl", "valid_log_ppl"}
     assert set(df.ticket) == {"dense", "winning", "random"}
+
+    longer = L.config("smoke", longer_by_rewind=True)
+    assert longer.rewind_batches == cfg.rewind_batches  # the budget's rewind point, not the longer run's
+    control = run_lottery(L.FAMILY, longer, Lottery(levels=0), seeds=[0], runs_dir=tmp_path, progress=False)
+    updates = load_budgets(tmp_path).set_index(["run", "ticket"]).updates
+    assert updates[(root.name, "dense")] == L.total_batches(cfg) == 40
+    assert updates[(control.name, "dense")] == 40 + cfg.rewind_batches  # into a third epoch, part of it
+    both = load_results(tmp_path).query("metric == 'test_log_ppl'")
+    assert both[both.run == control.name].longer_of.iloc[0] == both[both.run == root.name].dense_net.iloc[0]
+    row = trained_longer(both, "test_log_ppl", higher_is_better=False).iloc[0]
+    dense, long_dense = (both[(both.run == run) & (both.ticket == "dense")].value.iloc[0] for run in (root.name, control.name))
+    assert (row["dense"], row["dense, trained as long as a ticket"]) == (round(dense, 4), round(long_dense, 4))
+    assert long_dense != dense and row["seeds"] == 1 and row["WT better than the longer dense net"].endswith("(indicative)")
+    with pytest.raises(ValueError, match="longer_by_rewind trains a dense net only.*set levels 0, got 3"):
+        experiment.prepare(L.FAMILY, "WikiText-2", "smoke", "iterative-late", 0.2, 3, [0], longer_by_rewind=True)
 
 
 def test_missing_data_gives_a_clear_error(tmp_path, monkeypatch):

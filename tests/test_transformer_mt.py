@@ -1,3 +1,4 @@
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -165,6 +166,18 @@ def test_pruned_weights_stay_zero_through_training_and_averaging():
     T.train(model, mask, cfg, seed=0)
     params = dict(model.named_parameters())
     assert all((params[name][~m] == 0).all() for name, m in mask.items())
+
+
+@needs_data
+def test_the_longer_control_trains_the_rewind_points_updates_more_and_averages_its_own_last_checkpoints():
+    cfg = T.config("", "smoke", updates=8, longer_by_rewind=True)  # rewinds at 1 of 8: trains 9
+    results = {}
+    for config in (dataclasses.replace(cfg, longer_by_rewind=False), cfg):
+        model = T.build_model(config, 0)
+        results[config.longer_by_rewind] = T.train(model, Mask.ones(model), config, seed=0)
+    assert [results[k]["stats"]["updates"] for k in (False, True)] == [8, 9]
+    assert results[True]["stats"]["checkpoints_averaged"] == cfg.average_last
+    assert results[True]["stats"]["samples"] > results[False]["stats"]["samples"]
 
 
 @pytest.mark.parametrize("kwargs, message", [

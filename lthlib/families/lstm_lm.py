@@ -68,6 +68,9 @@ class LSTMConfig:
     # Adam in one fused kernel per step (CPU and CUDA): ~2x the LSTM cpu preset's training speed; other rounding
     # than the per-tensor loop, so hashed (set by every preset; runs before it keep their names)
     fused_adam: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})
+    # a control, for a dense-only run (levels 0): train the budget plus the rewind point's batches, as many
+    # updates as a late-rewound ticket has had in all, counting the dense run's before its rewind point
+    longer_by_rewind: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})
     # resuming inside a ticket (lthlib.resume): the training state is saved every N minutes, or every N updates
     resume_every_minutes: float = field(default=10.0, metadata={"hash": False})
     resume_every_updates: int | None = field(default=None, metadata={"hash": False})
@@ -118,8 +121,17 @@ def config(preset: str = "cpu", **overrides) -> LSTMConfig:
 
 def total_batches(cfg: LSTMConfig) -> int:
     """The training budget in batches (updates): epochs x truncated-BPTT windows over the training tokens."""
+    return cfg.epochs * batches_per_epoch(cfg)
+
+
+def batches_per_epoch(cfg: LSTMConfig) -> int:
     tokens = len(load_corpus(data_dir(cfg)).train[: cfg.train_tokens])
-    return cfg.epochs * len(range(0, tokens // cfg.batch_size - 1, cfg.bptt))
+    return len(range(0, tokens // cfg.batch_size - 1, cfg.bptt))
+
+
+def updates_trained(cfg: LSTMConfig) -> int:
+    """The batches train() makes: the budget, plus the rewind point's with `longer_by_rewind`."""
+    return total_batches(cfg) + (cfg.rewind_batches if cfg.longer_by_rewind else 0)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -246,10 +258,13 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
     def training_state() -> dict:
         return {**run, "lstm_state": state, **common_state(model, optimizer, stepper, cfg.device)}
 
-    for epoch in range(run["epoch"], cfg.epochs):
+    updates = updates_trained(cfg)
+    for epoch in range(run["epoch"], math.ceil(updates / batches_per_epoch(cfg))):  # the last may be part of one
         model.train()
         for start in tqdm(range(run["next_start"], data.size(0) - 1, cfg.bptt), desc=f"epoch {epoch + 1}",
                           leave=False, disable=None):
+            if run["updates"] == updates:
+                break
             inputs = data[start: start + cfg.bptt]
             targets = data[start + 1: start + 1 + inputs.size(0)]
             inputs = inputs[: targets.size(0)]

@@ -102,6 +102,8 @@ class TransformerConfig:
     # Adam in one fused kernel per step (CPU and CUDA): ~2x the LSTM cpu preset's training speed; other rounding
     # than the per-tensor loop, so hashed (set by every preset; runs before it keep their names)
     fused_adam: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})
+    # a dense-only control (levels 0): train as many updates as a late-rewound ticket has had in all
+    longer_by_rewind: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})
     # resuming inside a ticket (lthlib.resume): the training state is saved every N minutes, or every N updates
     resume_every_minutes: float = field(default=10.0, metadata={"hash": False})
     resume_every_updates: int | None = field(default=None, metadata={"hash": False})
@@ -120,6 +122,10 @@ class TransformerConfig:
     def rewind_fraction(self) -> float:
         """The rewind point's share of the training budget (the paper's: 2%)."""
         return self.rewind_updates / self.updates
+
+    @property
+    def updates_trained(self) -> int:  # the budget, plus the rewind point's with `longer_by_rewind`
+        return self.updates + (self.rewind_updates if self.longer_by_rewind else 0)
 
 
 REWIND_SHARE = PAPER_REWIND_SHARE["transformer_mt"]
@@ -332,7 +338,8 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
     optimizer = torch.optim.Adam(model.parameters(), lr=1.0, betas=cfg.betas, eps=cfg.adam_eps, fused=cfg.fused_adam)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda update: inverse_sqrt(update, cfg))
     masking, stepper = MaskedTraining(model, mask, optimizer), Stepper(optimizer, cfg.precision)
-    averaged_from = cfg.updates - (cfg.average_last - 1) * cfg.checkpoint_every
+    last = cfg.updates_trained
+    averaged_from = last - (cfg.average_last - 1) * cfg.checkpoint_every
     # batches: what is left of this epoch's token batches (the data position)
     run = {"update": 0, "checkpoints": [], "history": {"train_loss": []}, "batches": [], "window": [], "tokens": 0,
            "train_seconds": 0.0}
@@ -351,7 +358,7 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
 
     start = time.perf_counter()
     model.train()
-    for update in range(run["update"] + 1, cfg.updates + 1):
+    for update in range(run["update"] + 1, last + 1):
         sub_batches = []
         for _ in range(cfg.update_freq):
             if not batches:  # a new epoch
@@ -363,12 +370,12 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
         schedule.step()
         run["tokens"] += sum(source.ne(PAD).sum().item() + target.ne(PAD).sum().item() for source, _, target in sub_batches)
         window.append(loss)
-        if update % cfg.checkpoint_every == 0 or update == cfg.updates:
+        if update % cfg.checkpoint_every == 0 or update == last:
             history["train_loss"].append(sum(window) / len(window))
             window.clear()
         if rewind_hook is not None and update == cfg.rewind_updates:  # rank 0's (the others get none)
             rewind_hook(model)
-        if update >= averaged_from and (cfg.updates - update) % cfg.checkpoint_every == 0:
+        if update >= averaged_from and (last - update) % cfg.checkpoint_every == 0:
             checkpoints.append({k: v.detach().clone() for k, v in model.state_dict().items()})
         run["update"] = update
         if checkpoint and rank == 0:
@@ -381,7 +388,7 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
     model.load_state_dict(average_state_dicts(checkpoints))
     result = evaluate(model, data, cfg)
     result["history"] = history
-    result["stats"] = {"updates": cfg.updates, "samples": tokens, "tokens_per_s": tokens / train_seconds,
+    result["stats"] = {"updates": last, "samples": tokens, "tokens_per_s": tokens / train_seconds,
                        "checkpoints_averaged": len(checkpoints), "ranks": data_parallel.world_size()}
     return result
 
