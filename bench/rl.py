@@ -76,7 +76,8 @@ def _a2c_rates(steps: int = 60_000, rounds: int = 3) -> dict:
 
 def _a2c_parts(updates: int = 300) -> dict:
     """What bounds our A2C, measured apart: the envs alone (random actions, ours and SB3's DummyVecEnv)
-    and the net alone (4 forwards of 32 observations, the loss, backward, clipping, RMSprop: no env)."""
+    and the net alone (a 50%-pruned ticket's 4 forwards of 32 observations, the loss, backward, clipping,
+    RMSprop: no env)."""
     from stable_baselines3.common.env_util import make_vec_env
 
     from lthlib.families import classic_control as cc
@@ -89,8 +90,9 @@ def _a2c_parts(updates: int = 300) -> dict:
     sb3_envs.reset()
     sb3_env = 32 * updates * 4 / timed(lambda: [sb3_envs.step(np.random.randint(2, size=32)) for _ in range(4 * updates)])
 
-    model = cc.build_model(cc.config("CartPole-v0", "paper"), 0)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-4, alpha=0.99, eps=1e-8, foreach=True)
+    model = cc.build_model(cc.config("CartPole-v0", "paper"), 0)  # as `ours` trains it: 50% pruned, its optimizer
+    optimizer = cc.SparseRMSprop(model.parameters(), lr=1e-4, alpha=0.99, eps=1e-8, foreach=True)
+    MaskedTraining(model, prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5), optimizer)
     obs = torch.randn(4, 32, 4)
 
     def learn():
@@ -124,6 +126,34 @@ def bench_a2c() -> dict:
         {"name": "a2c_cartpole_vs_sb3", **common, "sb3_env_steps_per_s": rates["sb3_separate"],
          "ratio": separate, "target": ">= 2.0", "met": separate >= 2.0},
     ]
+
+
+def bench_sparse_rmsprop() -> dict:
+    """One RMSprop step of the Acrobot-v1 net (cpu preset), torch's foreach ÷ `SparseRMSprop`'s, at 0, 50
+    and 90% pruned (the pruned square averages exactly 0), alternately, best of 3; beside it, torch's sqrt
+    of ordinary numbers ÷ its sqrt of a 90%-zero tensor of the same size: MKL's slow path on zeros."""
+    from lthlib.families import classic_control as cc
+
+    config = cc.config("Acrobot-v1", "cpu")
+    us = {}
+    for fraction in (0.0, 0.5, 0.9):
+        for _ in range(3):
+            for name, cls in (("torch", torch.optim.RMSprop), ("ours", cc.SparseRMSprop)):
+                model = cc.build_model(config, 0)
+                optimizer = cls(model.parameters(), lr=1e-4, alpha=0.99, eps=1e-8, foreach=True)
+                mask = prune_global(dict(model.named_parameters()), Mask.ones(model), fraction)
+                MaskedTraining(model, mask, optimizer)
+                for key, p in model.named_parameters():
+                    p.grad = torch.randn_like(p).mul_(1e-3).mul_(mask[key])
+                optimizer.step()
+                key = f"{fraction:.1f} {name}"
+                us[key] = min(us.get(key, float("inf")), 1e6 * timed(optimizer.step, repeat=200))
+    n = sum(p.numel() for p in cc.build_model(config, 0).parameters())
+    ordinary, zeros = torch.rand(n) + 0.5, torch.rand(n) * (torch.rand(n) > 0.9)
+    sqrt_ratio = timed(lambda: zeros.sqrt(), repeat=200) / timed(lambda: ordinary.sqrt(), repeat=200)
+    ratios = {f: us[f"{f} torch"] / us[f"{f} ours"] for f in ("0.0", "0.5", "0.9")}
+    return {"name": "sparse_rmsprop_step", "step_us": us, "torch_over_ours": ratios, "parameters": n,
+            "sqrt_90pct_zeros_over_ordinary": sqrt_ratio, "ratio": ratios["0.9"], "target": "report", "met": None}
 
 
 def bench_env_backends() -> dict:

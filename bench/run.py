@@ -25,7 +25,7 @@ from lthlib import Mask, prune_global
 
 from masking import (bench_masking_atari, bench_masking_lstm, bench_masking_lstm_cpu,
                      bench_masking_transformer_cpu)
-from rl import bench_a2c, bench_atari_net_limit, bench_atari_throughput, bench_env_backends
+from rl import bench_a2c, bench_atari_net_limit, bench_atari_throughput, bench_env_backends, bench_sparse_rmsprop
 from tickets import bench_tickets_per_hour
 from timing import timed
 
@@ -122,7 +122,7 @@ def bench_sparse_inference() -> dict:
 BENCHMARKS = {"a2c": bench_a2c, "masking_lstm": bench_masking_lstm, "masking_lstm_cpu": bench_masking_lstm_cpu,
               "masking_atari": bench_masking_atari, "masking_transformer_cpu": bench_masking_transformer_cpu,
               "env_backends": bench_env_backends, "atari": bench_atari_throughput, "atari_net_limit": bench_atari_net_limit, "pruning": bench_pruning_at_scale,
-              "sparse": bench_sparse_inference, "tickets": bench_tickets_per_hour}
+              "sparse": bench_sparse_inference, "tickets": bench_tickets_per_hour, "sparse_rmsprop": bench_sparse_rmsprop}
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from lthlib.masks import Mask
+from lthlib.sparse_rmsprop import SparseRMSprop
 
 
 def _zero_pruned_grad(mask: torch.Tensor):
@@ -27,7 +28,7 @@ def _zero_pruned_grad(mask: torch.Tensor):
 
 
 # optimizers whose update is exactly zero where the gradient and the optimizer state are zero
-_MOVE_ONLY_WITH_GRADIENTS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop)
+_MOVE_ONLY_WITH_GRADIENTS = (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.RMSprop, SparseRMSprop)
 
 
 def moves_only_with_gradients(optimizer: torch.optim.Optimizer) -> bool:

@@ -106,3 +106,35 @@ def test_committed_cartpole_run_reproduces_on_the_current_training_path():
     model = cc.build_model(config, 0)
     result = cc.train(model, Mask.ones(model), config, derived_seed(0, 0, "dense"))
     assert result["history"]["epoch_mean_reward"] == committed["history"]["epoch_mean_reward"][:5]
+
+
+def test_sparse_rmsprop_gives_torchs_numbers_bit_for_bit_on_a_pruned_ticket(monkeypatch):
+    """The A2C loop's RMSprop clamps the square averages before the sqrt (MKL's is slow on the pruned zeros):
+    a 90%-pruned CartPole ticket ends with torch's RMSprop's weights exactly, and its state loads into it."""
+    from lthlib import prune_global
+    from lthlib.sparse_rmsprop import SparseRMSprop, floor_for
+
+    config = cc.config("CartPole-v0", "paper", max_updates=150)
+    weights, states = {}, {}
+    for optimizer in (torch.optim.RMSprop, SparseRMSprop):
+        made = []
+        monkeypatch.setattr(cc, "SparseRMSprop", lambda *a, cls=optimizer, **k: made.append(cls(*a, **k)) or made[-1])
+        model = cc.build_model(config, 0)
+        mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.9)
+        cc.train(model, mask, config, seed=3)
+        weights[optimizer] = torch.cat([p.detach().flatten() for p in model.parameters()])
+        states[optimizer] = made[0].state_dict()
+    assert torch.equal(weights[torch.optim.RMSprop], weights[SparseRMSprop])
+    square_avgs = [s["square_avg"] for s in states[SparseRMSprop]["state"].values()]
+    assert (torch.cat([s.flatten() for s in square_avgs]) == 0).float().mean() > 0.85  # the zeros it is for
+    reference = torch.optim.RMSprop(cc.build_model(config, 0).parameters(), lr=config.lr)
+    reference.load_state_dict(states[SparseRMSprop])
+    assert all(torch.equal(a["square_avg"], b["square_avg"]) and torch.equal(a["step"], b["step"]) for a, b in
+               zip(states[torch.optim.RMSprop]["state"].values(), reference.state_dict()["state"].values()))
+
+    # why the clamp changes nothing: below the floor, sqrt(x) + eps rounds to eps in float32, down to 0
+    for eps in (1e-8, 1e-5, 1e-3):
+        x = torch.cat([torch.zeros(1), torch.rand(100_000) * floor_for(eps),
+                       torch.logspace(-45, torch.log10(torch.tensor(floor_for(eps))).item(), 1000)])
+        eps32 = torch.tensor(eps, dtype=torch.float32)
+        assert torch.equal(x.sqrt() + eps, eps32.expand_as(x))

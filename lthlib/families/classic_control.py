@@ -35,6 +35,7 @@ from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, mak
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
+from lthlib.sparse_rmsprop import SparseRMSprop
 
 PAPER_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
 ENVPOOL_ENVS = ("Acrobot-v1", "LunarLander-v3")  # where envpool's C++ env is the default backend
@@ -241,8 +242,8 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
     env_seed = seed if config.env_backend == "gymnasium" else seed % (2**31 - 1 - n)  # envpool takes int32 seeds
     envs = make_envs(config.env, n, config.env_backend, env_seed)
     params = list(model.parameters())
-    # foreach: one kernel per step for all tensors, the same arithmetic as the per-tensor loop
-    optimizer = torch.optim.RMSprop(params, lr=config.lr, alpha=config.rms_alpha, eps=config.rms_eps, foreach=True)
+    # torch's foreach RMSprop, bit for bit, without its slow sqrt of the pruned weights' zero square averages
+    optimizer = SparseRMSprop(params, lr=config.lr, alpha=config.rms_alpha, eps=config.rms_eps, foreach=True)
     masking = MaskedTraining(model, mask, optimizer)
 
     total_episodes = config.epochs * config.episodes_per_epoch
