@@ -41,7 +41,7 @@ def _sb3_a2c(envs, shared: bool):
                                   **arch))
 
 
-def _a2c_rates(steps: int = 60_000, rounds: int = 3) -> dict:
+def _a2c_rates(steps: int = 30_000, rounds: int = 7) -> dict:
     """env-steps/s of our A2C (a 50%-pruned ticket, as the lottery trains them) and of SB3's two
     architectures on CartPole-v0, best of `rounds` alternating runs (ABC ABC ...) after a warm-up, so that
     other work on the machine disturbs every side alike."""
