@@ -189,7 +189,9 @@ def trained_longer(df: pd.DataFrame, metric: str, higher_is_better: bool = True)
     and seed-paired, the dense net, the same dense net trained for the budget plus the rewind point (as many
     updates as a late-rewound ticket has had in all), and the late-rewound winning tickets of the main run
     at the levels where they beat the dense net most. A winning ticket that beats its dense net but not
-    the longer-trained one is better for its extra training, not for its mask."""
+    the longer-trained one is better for its extra training, not for its mask; a longer-trained net no
+    better than the dense one says the dense net was not undertrained (the order of the batches, which
+    rewinding restarts, is then what separates it from a ticket)."""
     rows, scores = [], df[df.metric == metric]
     sign = 1.0 if higher_is_better else -1.0
     for (family, task, base), control in scores[scores.longer_of != ""].groupby(["family", "task", "longer_of"]):
@@ -208,6 +210,7 @@ def trained_longer(df: pd.DataFrame, metric: str, higher_is_better: bool = True)
         rows.append({
             "task": task, "seeds": len(seeds), "dense": round(dense[seeds].mean(), 4),
             "dense, trained as long as a ticket": round(longer[seeds].mean(), 4),
+            "longer − dense": round((longer[seeds] - dense[seeds]).mean(), 4),
             "best mean WT (level)": f"{wt.loc[best, seeds].mean():.4g} ({best})",
             "WT − longer dense": round(sign * vs_longer.gain, 4), "p": round(vs_longer.p_value, 3),
             "WT better than the longer dense net": ("yes" if vs_longer.better else "no")
