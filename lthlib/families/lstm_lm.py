@@ -334,7 +334,8 @@ def ticket_cost(config: dict, vocab_size: int = 33_278, train_size: int = 2_088_
     else:
         decoder = h * vocab_size
     per_token = decoder + 4 * h * (e + h) + 4 * h * 2 * h * (config["layers"] - 1)
-    return config["epochs"] * (config["train_tokens"] or train_size) * per_token
+    longer = 1 + REWIND_SHARE if config.get("longer_by_rewind") else 1  # its budget plus the rewind point's share
+    return longer * config["epochs"] * (config["train_tokens"] or train_size) * per_token
 
 
 class LSTMLanguageModelling:

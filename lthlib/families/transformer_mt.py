@@ -395,7 +395,8 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
 
 def ticket_cost(config: dict) -> float:
     """A compute proxy for one ticket, to scale measured times between presets: updates x tokens x width^2."""
-    return config["updates"] * config["max_tokens"] * config["layers"] * config["d_model"] * config["ffn_dim"]
+    updates = config["updates"] + (config["rewind_updates"] if config.get("longer_by_rewind") else 0)
+    return updates * config["max_tokens"] * config["layers"] * config["d_model"] * config["ffn_dim"]
 
 
 class TransformerTranslation:
