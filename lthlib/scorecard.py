@@ -155,7 +155,8 @@ def _lstm_no_rewinding(r: Results) -> list[Part]:
     worse = levels_won(late, ("winning", late), ("winning", reset), levels)
     holds = bool(worse) and levels[0] not in worse and levels[-1] not in worse
     return [part("WikiText-2", [late, reset], holds, f"WT without late rewinding worse at levels "
-                  f"{describe_levels(worse)} of {describe_levels(levels)}")]
+                  f"{describe_levels(worse)} of {describe_levels(levels)}",
+                 seeds=paired_seeds(late, ("winning", late), ("winning", reset), levels))]
 
 
 def _lstm_oneshot_collapses(r: Results) -> list[Part]:
@@ -166,7 +167,8 @@ def _lstm_oneshot_collapses(r: Results) -> list[Part]:
         return [missing("WikiText-2", "oneshot-reset run past 80% pruned")]
     worse = levels_won(rows, ("random", rows), ("winning", rows), beyond)
     return [part("WikiText-2", [rows], worse == beyond, f"one-shot WT worse than its RT at {len(worse)} of the "
-                 f"{len(beyond)} levels past 80% pruned ({describe_levels(beyond)})")]
+                 f"{len(beyond)} levels past 80% pruned ({describe_levels(beyond)})",
+                 seeds=paired_seeds(rows, ("random", rows), ("winning", rows), beyond))]
 
 
 def _lstm_converge(r: Results) -> list[Part]:
@@ -180,7 +182,7 @@ def _lstm_converge(r: Results) -> list[Part]:
     margin = margin_for("lstm_lm", by_seed(late, "dense").mean())
     gaps = [equivalent(by_seed(late, "winning", k), by_seed(reset, "winning", k), margin) for k in past]
     return [part("WikiText-2", [late, reset], all(g[0] for g in gaps), f"largest mean WT gap past 91% pruned: "
-                  f"{max(g[2] for g in gaps):.3f} nats (margin {margin:.3f})")]
+                  f"{max(g[2] for g in gaps):.3f} nats (margin {margin:.3f})", seeds=min(g[1] for g in gaps))]
 
 
 # --- Transformer ---------------------------------------------------------------------------------------

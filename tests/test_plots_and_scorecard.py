@@ -304,6 +304,12 @@ def test_runs_part_way_through_a_seed_are_compared_on_the_levels_each_seed_has_i
         "Without late rewinding only intermediate levels suffer", "our evidence"]
     converge = card.loc["Iterative with and without late rewinding converge past ~91% pruned"]
     assert converge.status == PENDING and "nan" not in converge["our evidence"]
+    # a one-shot run with seed 0 whole and seeds 1-2 at levels 1-3: the levels past 80% pruned rest on seed 0 alone
+    oneshot = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.76, [w + 0.5 for w in wt], wt, "oneshot-reset")
+    oneshot = oneshot[(oneshot.seed == 0) | (oneshot.level <= 3)]
+    collapse = scorecard(pd.concat([late, reset, oneshot])).set_index("claim").loc[
+        "One-shot pruning collapses, worse than RT beyond 80% pruned"]
+    assert collapse.status == "indicative" and collapse["our evidence"].endswith("(8–14) (indicative: 1 seed)")
     # a classic ablation with one seed part-way: each seed's mean covers the same levels on both sides
     from lthlib.claims import paired_levels, paired_wt_means
 
