@@ -8,9 +8,10 @@ import pandas as pd
 
 from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
 from lthlib.plots import summarize
+from lthlib.store import LONGER
 from lthlib.verdicts import MARGIN, MIN_SEEDS, compare, margin_for
 
-CONTROL_FIELDS = ("equal_updates", "max_updates", "longer_by_rewind")  # a run with these set is a control, not a main run
+CONTROL_FIELDS = ("equal_updates", "max_updates", LONGER)  # a run with these set is a control, not a main run
 
 
 def by_seed(rows: pd.DataFrame, ticket: str, level: int | None = None) -> pd.Series:

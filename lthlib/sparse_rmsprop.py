@@ -6,7 +6,7 @@ ordinary numbers on half-zero or 90%-zero tensors, and a step's sqrt is then abo
 update of classic control. The step below clamps the square averages at `floor` before the sqrt:
 where sqrt(x) < half an ulp of eps, sqrt(x) + eps rounds to eps in float32 whatever x is, so the
 denominator, and every update, is the one torch computes. It also skips `step()`'s per-call
-bookkeeping (grouping by device and dtype, the capturable and complex checks), for the one plain
+bookkeeping (grouping by device and dtype, the capturable checks), for the one plain
 configuration classic control uses; any other falls back to torch's step.
 """
 
@@ -36,17 +36,12 @@ class SparseRMSprop(torch.optim.RMSprop):
         groups = [(g, [p for p in g["params"] if p.grad is not None]) for g in self.param_groups]
         if closure is not None or not all(self._plain(g, params) for g, params in groups):
             return super().step(closure)
-        for group, params in groups:
+        for group, _ in groups:
+            params, grads, square_avgs, steps = [], [], [], []
+            self._init_group(group, params, grads, square_avgs, [], [], steps)  # torch's own state, created as torch does
             if not params:
                 continue
-            for p in params:
-                state = self.state[p]
-                if not state:  # torch's initial state, so state_dict() and load_state_dict() stay torch's
-                    state["step"] = torch.zeros((), dtype=torch.get_default_dtype())
-                    state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            grads = [p.grad for p in params]
-            square_avgs = [self.state[p]["square_avg"] for p in params]
-            torch._foreach_add_([self.state[p]["step"] for p in params], 1.0)
+            torch._foreach_add_(steps, 1.0)
             torch._foreach_mul_(square_avgs, group["alpha"])
             torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - group["alpha"])
             avg = torch._foreach_maximum(square_avgs, floor_for(group["eps"]))

@@ -258,12 +258,12 @@ def train(model: LSTMLanguageModel, mask: Mask, cfg: LSTMConfig, seed: int, rewi
     def training_state() -> dict:
         return {**run, "lstm_state": state, **common_state(model, optimizer, stepper, cfg.device)}
 
-    updates = updates_trained(cfg)
-    for epoch in range(run["epoch"], math.ceil(updates / batches_per_epoch(cfg))):  # the last may be part of one
+    budget = updates_trained(cfg)
+    for epoch in range(run["epoch"], math.ceil(budget / batches_per_epoch(cfg))):  # the last may be part of one
         model.train()
         for start in tqdm(range(run["next_start"], data.size(0) - 1, cfg.bptt), desc=f"epoch {epoch + 1}",
                           leave=False, disable=None):
-            if run["updates"] == updates:
+            if run["updates"] == budget:
                 break
             inputs = data[start: start + cfg.bptt]
             targets = data[start + 1: start + 1 + inputs.size(0)]
