@@ -76,9 +76,12 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
 def run(family: Family, config: Any, lottery: Lottery, seeds: list[int], runs_dir: str, workers: int,
         publish_to: str = "", log: TextIO | None = None) -> Path:
     """Run or resume the lottery; with `publish_to`, also write the run's summary there for the book.
+    The summary is written again after every ticket, so a run cut short leaves what it finished there.
     With `log`, a text progress line per finished ticket goes there (the widget bar stays in the notebook)."""
-    root = run_lottery(family, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers, log=log)
+    results = resolve(publish_to) if publish_to else None
+    root = run_lottery(family, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers, log=log,
+                       on_ticket=(lambda root: publish(root, results)) if results else None)
     say(f"run directory: {root}", log)
     if publish_to:
-        say(f"summary: {publish(root, resolve(publish_to))}", log)
+        say(f"summary: {publish(root, results)}", log)
     return root

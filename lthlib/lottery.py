@@ -19,6 +19,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TextIO
@@ -216,6 +217,7 @@ def run_lottery(
     workers: int = 1,
     progress: bool = True,
     log: TextIO | None = None,
+    on_ticket: Callable[[Path], None] | None = None,
 ) -> Path:
     """Run (or resume) every seed of a lottery experiment; returns the run's root directory.
 
@@ -224,6 +226,8 @@ def run_lottery(
     seed's random tickets in a process of their own next to its winning tickets. Either way the results
     are the same. The bar counts finished tickets on disk, so it also shows what earlier runs did; with
     `log` (e.g. the terminal under papermill) each finished ticket also prints a line of text there.
+    `on_ticket(root)` is called whenever more tickets are finished on disk (e.g. to publish them, so that
+    a run cut short still leaves its summary).
     """
     seeds = check_seeds(seeds)
     if not isinstance(workers, int) or workers < 1:
@@ -238,6 +242,8 @@ def run_lottery(
 
     def refresh():
         done = tickets_done(root, seeds, lottery.levels, lottery.random_tickets)
+        if on_ticket is not None and done > bar.n:
+            on_ticket(root)
         bar.update(done - bar.n)
         if text is not None:
             text.update(done, levels_in_training(root, seeds, lottery.levels, lottery.random_tickets))

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from filelock import FileLock
 
 from lthlib.verdicts import output_pruned
 
@@ -187,18 +188,21 @@ def publish(run_root: str | Path, results_dir: str | Path) -> Path:
     Publishing again merges seed by seed: a seed comes from the run directory unless the summary
     already holds more of its tickets. So a fresh checkout, whose run directories hold only the seeds
     it reran, never drops the seeds published before it, and each seed's records still come from one
-    execution of it.
+    execution of it. A lock file beside the summary makes the read-merge-write one step, so that seeds
+    of one run publishing at once from several processes (a sweep) never drop each other's tickets.
     """
     run_root = Path(run_root)
     settings = read_json(run_root / "settings.json")
     out = summary_path(run_root, results_dir)
-    by_seed = _by_seed(record for _, record in finished_tickets(run_root))
-    if out.exists():
-        for seed, records in _by_seed(read_json(out)["tickets"]).items():
-            if len(records) > len(by_seed.get(seed, [])):
-                by_seed[seed] = records
-    tickets = [record for seed in sorted(by_seed) for record in by_seed[seed]]
-    atomic_write_json({"settings": settings, "tickets": tickets}, out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{out}.lock"):
+        by_seed = _by_seed(record for _, record in finished_tickets(run_root))
+        if out.exists():
+            for seed, records in _by_seed(read_json(out)["tickets"]).items():
+                if len(records) > len(by_seed.get(seed, [])):
+                    by_seed[seed] = records
+        tickets = [record for seed in sorted(by_seed) for record in by_seed[seed]]
+        atomic_write_json({"settings": settings, "tickets": tickets}, out)
     return out
 
 

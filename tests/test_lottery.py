@@ -184,6 +184,20 @@ def test_publishing_again_from_a_fresh_checkout_keeps_the_seeds_published_before
     assert [r["seed"] for r in read_json(summary)["tickets"]] == sorted(r["seed"] for r in read_json(summary)["tickets"])
 
 
+def test_a_run_cut_short_has_published_every_ticket_it_finished(tmp_path):
+    results, published = tmp_path / "results", []
+
+    def publish_now(root):
+        published.append(len(read_json(publish(root, results))["tickets"]))
+
+    with pytest.raises(KeyboardInterrupt):  # killed while training its fourth ticket
+        run_lottery(Recording(fail_on_call=3), SMOKE, Lottery(levels=2), seeds=[0], runs_dir=tmp_path / "runs",
+                    progress=False, on_ticket=publish_now)
+    assert published == [1, 2, 3]  # once per finished ticket: dense, then level 1's winning and random
+    summary = load_results(results)
+    assert sorted(zip(summary.level, summary.ticket)) == [(0, "dense"), (1, "random"), (1, "winning")]
+
+
 def test_split_seeds_picks_whichever_finishes_sooner():
     assert split_seeds(1, 2, 20) and split_seeds(3, 2, 20) and split_seeds(3, 6, 20)
     assert not split_seeds(2, 2, 20) and not split_seeds(4, 2, 20) and not split_seeds(1, 2, 0)
