@@ -8,10 +8,10 @@ import pandas as pd
 
 from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
 from lthlib.plots import summarize
-from lthlib.store import LONGER
+from lthlib.store import LINEAGE, LONGER
 from lthlib.verdicts import MARGIN, MIN_SEEDS, compare, margin_for
 
-CONTROL_FIELDS = ("equal_updates", "max_updates", LONGER)  # a run with these set is a control, not a main run
+CONTROL_FIELDS = ("equal_updates", "max_updates", LONGER, LINEAGE)  # a run with these set is a control, not a main run
 
 
 def by_seed(rows: pd.DataFrame, ticket: str, level: int | None = None) -> pd.Series:
@@ -195,7 +195,8 @@ def trained_longer(df: pd.DataFrame, metric: str, higher_is_better: bool = True)
     rewinding restarts, is then what separates it from a ticket)."""
     rows, scores = [], df[df.metric == metric]
     sign = 1.0 if higher_is_better else -1.0
-    for (family, task, base), control in scores[scores.longer_of != ""].groupby(["family", "task", "longer_of"]):
+    controls = scores[(scores.longer_of != "") & (scores.lineage_budgets == 1)]
+    for (family, task, base), control in controls.groupby(["family", "task", "longer_of"]):
         longer = by_seed(control, "dense")
         main = scores[(scores.dense_net == base) & (scores.variant == "iterative-late") & (scores.longer_of == "")]
         if main.empty:
@@ -217,4 +218,37 @@ def trained_longer(df: pd.DataFrame, metric: str, higher_is_better: bool = True)
             "WT better than the longer dense net": ("yes" if vs_longer.better else "no")
             + ("" if vs_longer.judged else " (indicative)"),
         })
+    return pd.DataFrame(rows)
+
+
+def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
+    """The answer to "or has the ticket's lineage trained longer?", where a `lineage_budgets` control ran.
+
+    An iterative ticket at level k is pruned by the magnitudes its predecessors reached, so its mask
+    carries k budgets of training on top of its own: k + 1 in all. The control trains the dense net
+    (same seed, same batches) for B budgets in one run. Per task, pruning scope and B, seed-paired: the
+    dense net, the control, and the iterative-late winning tickets at level B - 1. A winning ticket
+    that beats its dense net but not the control has gained what more training gives, not what sparsity
+    does; one that beats the control too is better than its lineage's compute buys a dense net."""
+    rows, scores = [], df[df.metric == metric]
+    sign = 1.0 if higher_is_better else -1.0
+    controls = scores[scores.lineage_budgets > 1]
+    for (family, task, base, budgets), control in controls.groupby(["family", "task", "longer_of", "lineage_budgets"]):
+        longer = by_seed(control, "dense")
+        main = scores[(scores.dense_net == base) & (scores.variant == "iterative-late") & (scores.longer_of == "")]
+        for exclude, run in main.groupby("exclude"):
+            dense, wt = by_seed(run, "dense"), by_seed(run, "winning", budgets - 1)
+            seeds = sorted(set(longer.index) & set(dense.index) & set(wt.index))
+            if not seeds:
+                continue
+            vs_longer = compare(wt[seeds], longer[seeds], margin_for(family, dense[seeds].mean(), task), higher_is_better)
+            rows.append({
+                "task": task, "pruned": exclude and f"all but {exclude}" or "everything", "budgets": budgets,
+                "level": budgets - 1, "seeds": len(seeds), "dense": round(dense[seeds].mean(), 4),
+                "dense, trained the lineage's budgets": round(longer[seeds].mean(), 4), "WT": round(wt[seeds].mean(), 4),
+                "WT − dense": round(sign * (wt[seeds] - dense[seeds]).mean(), 4),
+                "WT − longer dense": round(sign * vs_longer.gain, 4), "p": round(vs_longer.p_value, 3),
+                "WT better than the longer dense net": ("yes" if vs_longer.better else "no")
+                + ("" if vs_longer.judged else " (indicative)"),
+            })
     return pd.DataFrame(rows)

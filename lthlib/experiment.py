@@ -15,7 +15,7 @@ from lthlib.family import Family
 from lthlib.lottery import run_lottery
 from lthlib.runs import Lottery, check_seeds
 from lthlib.paths import resolve
-from lthlib.store import publish
+from lthlib.store import LONGER_FIELDS, publish
 
 
 def check_parameters(namespace: dict, notebook: str) -> TextIO | None:
@@ -63,14 +63,20 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
             print("warning:", message, file=log, flush=True)
     lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude),
                       random_tickets=random_tickets)
-    if getattr(config, "longer_by_rewind", False) and levels:
-        raise ValueError(f"longer_by_rewind trains a dense net only (a control for tickets that train longer): "
-                         f"set levels 0, got {levels!r}")
+    check_dense_only(config, levels)
     seeds = check_seeds(seeds)
     differences = paper_differences(family, config)
     say(str(config), log)
     say(f"differences from the paper preset (ours, paper): {differences or 'none'}", log)
     return config, lottery, seeds
+
+
+def check_dense_only(config: Any, levels: int) -> None:
+    """The controls that train a dense net for longer (store.LONGER_FIELDS) run at levels 0 only."""
+    for control in LONGER_FIELDS:
+        if getattr(config, control, False) not in (False, 1) and levels:
+            raise ValueError(f"{control} trains a dense net only (a control for tickets that train longer): "
+                             f"set levels 0, got {levels!r}")
 
 
 def run(family: Family, config: Any, lottery: Lottery, seeds: list[int], runs_dir: str, workers: int,

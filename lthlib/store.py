@@ -29,9 +29,11 @@ RECORDED = ("rewind_fraction", "paper_differences")  # in settings.json for read
 NOT_DENSE = ("rewind_episodes", "rewind_epochs", "rewind_batches", "rewind_updates", "equal_updates", "max_updates")
 RESULT_COLUMNS = [
     "family", "task", "variant", "exclude", "run", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
-    "output_pruned", "rewind_fraction", "paper_differences", "dense_net", "longer_of",
+    "output_pruned", "rewind_fraction", "paper_differences", "dense_net", "longer_of", "lineage_budgets",
 ]
 LONGER = "longer_by_rewind"  # the control whose dense net trains as long as a late-rewound ticket in all
+LINEAGE = "lineage_budgets"  # the control whose dense net trains as long as an iterative ticket's lineage in all
+LONGER_FIELDS = (LONGER, LINEAGE)  # dense-only controls that train the main runs' dense net for longer
 
 
 def _atomic_write(path: str | Path, write) -> None:
@@ -96,8 +98,9 @@ def dense_net(settings: dict[str, Any], leave_out: tuple[str, ...] = ()) -> str:
 
 
 def longer_of(settings: dict[str, Any]) -> str:
-    """For a `longer_by_rewind` control, the dense net it trains longer (`dense_net` of the main runs); else ""."""
-    return dense_net(settings, (LONGER,)) if settings["config"].get(LONGER) else ""
+    """For a control of LONGER_FIELDS, the dense net it trains longer (`dense_net` of the main runs); else ""."""
+    longer = any(settings["config"].get(field) not in (None, False, 1) for field in LONGER_FIELDS)
+    return dense_net(settings, LONGER_FIELDS) if longer else ""
 
 
 def run_name(settings: dict[str, Any]) -> str:
@@ -116,7 +119,8 @@ def load_results(root: str | Path) -> pd.DataFrame:
     share of the training budget, 0 when rewinding to the initial weights) and paper_differences (the
     config fields in which the run differs from the paper's preset, joined by ", "), dense_net (a hash of what
     its dense net depends on: equal across runs that train the same dense net), longer_of (for a
-    `longer_by_rewind` control, the dense_net it trains for longer; else "").
+    control of LONGER_FIELDS, the dense_net it trains for longer; else "") and lineage_budgets (the budgets a
+    `lineage_budgets` control trains in one run; 1 for every other run).
     """
     rows = [
         {
@@ -128,6 +132,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             "rewind_fraction": settings["rewind_fraction"],
             "paper_differences": ", ".join(sorted(settings["paper_differences"])),
             "dense_net": dense_net(settings), "longer_of": longer_of(settings),
+            "lineage_budgets": settings["config"].get(LINEAGE, 1),
         }
         for settings, record in finished_tickets(Path(root))
         for metric, value in record["metrics"].items()

@@ -29,7 +29,7 @@ from lthlib.gpu_estimate import gpu_hours_per_ticket
 from lthlib.runs import Lottery, check_seeds, run_root, run_settings, tickets_done, tickets_per_seed
 from lthlib.siblings import lent_tickets
 from lthlib import parameters
-from lthlib.experiment import resolve_device
+from lthlib.experiment import check_dense_only, resolve_device
 from lthlib.paths import resolve
 from lthlib.configs import hashed_fields
 from lthlib.store import finished_tickets, publish, published_tickets, run_name
@@ -116,6 +116,7 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                                                else "cuda" if overrides["device"] == "auto" and gpus_per_task else
                                                "cpu" if overrides["device"] == "auto" else overrides["device"])
                     config = fam.config(task, preset, **overrides)
+                    check_dense_only(config, levels)
                     if gpus_per_task >= 2 and hasattr(config, "ranks") and "ranks" not in overrides:
                         # a task given several GPUs trains each ticket on all of them (lthlib.data_parallel)
                         overrides["ranks"] = int(gpus_per_task)

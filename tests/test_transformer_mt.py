@@ -9,7 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lthlib import Lottery, Mask, load_results, run_lottery
+from lthlib import Lottery, Mask, experiment, load_results, run_lottery
+from lthlib.analysis import lineage_trained, trained_longer
+from lthlib.store import read_json
 from lthlib.families import transformer_mt as T
 from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
 
@@ -178,6 +180,29 @@ def test_the_longer_control_trains_the_rewind_points_updates_more_and_averages_i
     assert [results[k]["stats"]["updates"] for k in (False, True)] == [8, 9]
     assert results[True]["stats"]["checkpoints_averaged"] == cfg.average_last
     assert results[True]["stats"]["samples"] > results[False]["stats"]["samples"]
+
+
+@needs_data
+def test_the_lineage_control_trains_the_dense_net_on_for_as_many_budgets_as_an_iterative_tickets_lineage(tmp_path):
+    cfg = T.config("", "smoke")
+    root = run_lottery(T.FAMILY, cfg, Lottery(levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
+    control = run_lottery(T.FAMILY, T.config("", "smoke", lineage_budgets=2), Lottery(levels=0), seeds=[0],
+                          runs_dir=tmp_path, progress=False)
+    dense, longer = (read_json(run / "seed_0" / "level_00" / "dense.json") for run in (root, control))
+    assert (dense["stats"]["updates"], longer["stats"]["updates"]) == (6, 12)
+    # the same net, batches and schedule: its first budget's losses are the dense net's
+    assert longer["history"]["train_loss"][:3] == dense["history"]["train_loss"]
+    assert longer["metrics"]["valid_nll"] < dense["metrics"]["valid_nll"]
+    df = load_results(tmp_path)
+    assert set(df[df.run == control.name].lineage_budgets) == {2} and set(df[df.run == root.name].lineage_budgets) == {1}
+    row = lineage_trained(df, "bleu").iloc[0]
+    wt = df[(df.run == root.name) & (df.ticket == "winning") & (df.level == 1) & (df.metric == "bleu")].value.iloc[0]
+    assert (row["level"], row["seeds"], row["WT"]) == (1, 1, round(wt, 4))
+    assert row["dense, trained the lineage's budgets"] == round(longer["metrics"]["bleu"], 4)
+    assert row["WT better than the longer dense net"].endswith("(indicative)")
+    assert trained_longer(df, "bleu").empty  # the longer_by_rewind control's table leaves it out
+    with pytest.raises(ValueError, match="lineage_budgets trains a dense net only.*set levels 0, got 2"):
+        experiment.prepare(T.FAMILY, "Multi30k", "smoke", "iterative-late", 0.2, 2, [0], lineage_budgets=3)
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -104,6 +104,9 @@ class TransformerConfig:
     fused_adam: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})
     # a dense-only control (levels 0): train as many updates as a late-rewound ticket has had in all
     longer_by_rewind: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})
+    # a dense-only control (levels 0): train `lineage_budgets` budgets in one run, as many updates as an
+    # iterative ticket at level lineage_budgets - 1 and the tickets its mask was pruned from have had in all
+    lineage_budgets: int = field(default=1, metadata={"hash": UNLESS_DEFAULT})
     # resuming inside a ticket (lthlib.resume): the training state is saved every N minutes, or every N updates
     resume_every_minutes: float = field(default=10.0, metadata={"hash": False})
     resume_every_updates: int | None = field(default=None, metadata={"hash": False})
@@ -124,8 +127,8 @@ class TransformerConfig:
         return self.rewind_updates / self.updates
 
     @property
-    def updates_trained(self) -> int:  # the budget, plus the rewind point's with `longer_by_rewind`
-        return self.updates + (self.rewind_updates if self.longer_by_rewind else 0)
+    def updates_trained(self) -> int:  # the budget (x lineage_budgets), plus the rewind point's with `longer_by_rewind`
+        return self.updates * self.lineage_budgets + (self.rewind_updates if self.longer_by_rewind else 0)
 
 
 REWIND_SHARE = PAPER_REWIND_SHARE["transformer_mt"]
@@ -395,7 +398,7 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
 
 def ticket_cost(config: dict) -> float:
     """A compute proxy for one ticket, to scale measured times between presets: updates x tokens x width^2."""
-    updates = config["updates"] + (config["rewind_updates"] if config.get("longer_by_rewind") else 0)
+    updates = config["updates"] * config.get("lineage_budgets", 1) + (config["rewind_updates"] if config.get("longer_by_rewind") else 0)
     return updates * config["max_tokens"] * config["layers"] * config["d_model"] * config["ffn_dim"]
 
 
