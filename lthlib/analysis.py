@@ -159,7 +159,7 @@ def surprises(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> p
                 f"{describe_levels([a for a, _ in above])}: {v:.4g} vs {dense:.4g} at level {k} "
                 f"({sign * (v - dense) / scale:+.1%}). Is the dense net "
                 "undertrained, or does the ticket train longer (see what each ticket trained on, and the dense net "
-                "trained as long as a ticket where that control ran)?")})
+                "trained as long as a ticket, or as its lineage, where those controls ran)?")})
     winning = rows_df[(rows_df.ticket == "winning") & (rows_df.level > 1) & ~rows_df.output_pruned.astype(bool)]
     for (task, _), same_net in winning.groupby(["task", "dense_net"]):  # runs that could be the same run
         by_run = {run: g.set_index(["seed", "level"]).value for run, g in same_net.groupby("run")}
