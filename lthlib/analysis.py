@@ -221,6 +221,10 @@ def trained_longer(df: pd.DataFrame, metric: str, higher_is_better: bool = True)
     return pd.DataFrame(rows)
 
 
+LINEAGE_COLUMNS = ["task", "pruned", "budgets", "level", "seeds", "dense", "dense, trained the lineage's budgets", "WT",
+                   "WT − dense", "WT − longer dense", "p", "WT better than the longer dense net"]
+
+
 def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
     """The answer to "or has the ticket's lineage trained longer?", where a `lineage_budgets` control ran.
 
@@ -251,4 +255,4 @@ def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True
                 "WT better than the longer dense net": ("yes" if vs_longer.better else "no")
                 + ("" if vs_longer.judged else " (indicative)"),
             })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=LINEAGE_COLUMNS)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from lthlib.analysis import by_seed, describe_levels, judged_levels, keeps_paper_share, learned, main_runs
+from lthlib.analysis import by_seed, describe_levels, is_control, judged_levels, keeps_paper_share, learned, main_runs
 from lthlib.configs import PAPER_REWIND_SHARE
 from lthlib.verdicts import MIN_SEEDS, compare, margin_for
 
@@ -57,6 +57,7 @@ class Results:
 
     def __init__(self, df: pd.DataFrame, random_policy: dict[str, float] | None = None):
         self.df, self.to_beat = main_runs(df), random_policy or {}
+        self.controls = df[is_control(df)] if len(df) else df  # runs that answer questions about the main runs
 
     def run(self, family: str, task: str, variant: str, exclude: str | None = "") -> pd.DataFrame:
         rows = self.df[(self.df.family == family) & (self.df.task == task) & (self.df.variant == variant)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from lthlib.analysis import by_seed, describe_levels, judged_levels
+from lthlib.analysis import by_seed, describe_levels, judged_levels, lineage_trained
 from lthlib.claims import (ATARI_LEARNED, DENSE_LEARNED, NOT_TESTABLE, STAND_IN, Part, Results, levels_won, missing,
                            different_dense_nets, paired_levels, paired_seeds, paired_wt_means, part, status_of,
                            variant_helps, with_both_tickets, wt_beats_rt)
@@ -234,6 +234,10 @@ def _mt_keeps_bleu(r: Results) -> tuple[str, list[Part]]:
     if at_67:
         wt, dense = by_seed(rows, "winning", at_67[0]).mean(), by_seed(rows, "dense").mean()
         text += f"; {STAND_IN}: at 67% pruned WT BLEU {wt:.1f} vs dense {dense:.1f} ({wt / dense:.1%})"
+    for _, row in lineage_trained(pd.concat([rows, r.controls]), "bleu").query("pruned == 'everything'").iterrows():
+        longer = row["dense, trained the lineage's budgets"]
+        text += (f"; its dense net is undertrained: trained on for as many updates as the level-{row.level} WT's "
+                 f"lineage, it scores {longer:.1f} against that WT's {row.WT:.1f} ({row.seeds} seed(s))")
     return NOT_TESTABLE, [Part("Big", None, False, text)]
 
 

@@ -101,7 +101,8 @@ def table(family, task, metric, dense, wt, rt, variant="iterative-late", seeds=3
     return df.assign(family=family, task=task, metric=metric, variant=variant, exclude=exclude,
                      run=f"{variant}-{task}-{exclude}-{paper_differences}", output_pruned=df.level.isin(output_pruned_levels),
                      rewind_fraction=(share if rewind_fraction is None else rewind_fraction) if late else 0.0,
-                     paper_differences=paper_differences, dense_net=dense_net or f"{family}-{task}")
+                     paper_differences=paper_differences, dense_net=dense_net or f"{family}-{task}",
+                     longer_of="", lineage_budgets=1)
 
 
 def classic(task="CartPole-v0", variant="iterative-late", wt=(190, 185, 180), rt=(150, 60, 25), **kw):
@@ -219,6 +220,13 @@ def test_a_stand_in_is_never_shown_and_the_papers_models_are_not_testable_here()
     assert "WT beats RT at levels 1–5 of 1–5" in mt["our evidence"].iloc[1]
     assert "at 67% pruned WT BLEU 32.8 vs dense 33.0 (99.4%)" in mt["our evidence"].iloc[2]
     assert "embeddings kept whole 29.0, everything pruned 11.0" in mt["our evidence"].iloc[3]
+    # the dense net trained on for 2 budgets (the level-1 WT's lineage) beats that WT: the card says so
+    control = table("transformer_mt", "Multi30k", "bleu", 35.0, [], [], paper_differences="arch, d_model, lineage_budgets")
+    control = control.assign(longer_of=control.dense_net, dense_net="longer", lineage_budgets=2)
+    card = scorecard(pd.concat([everything, kept, control])).set_index("claim")
+    big = card[card.domain == "Transformer"]["our evidence"].iloc[2]
+    assert "undertrained: trained on for as many updates as the level-1 WT's lineage, it scores 35.0 against that WT's 33.0 (3 seed(s))" in big
+    assert card[card.domain == "Transformer"].status.tolist() == [NOT_TESTABLE, INDICATIVE, NOT_TESTABLE, INDICATIVE]
 
 
 def test_atari_claims_against_the_dense_net_need_a_dense_net_that_learned():
