@@ -115,6 +115,20 @@ def test_smoke_training_prunes_and_keeps_masked_weights_zero():
         assert (p[~mask[name]] == 0).all(), name
 
 
+def test_the_lineage_control_trains_the_dense_nets_batches_first_then_as_many_more():
+    cfg = A.config("Breakout", "smoke", precision="fp32")
+    results = []
+    for config in (cfg, A.config("Breakout", "smoke", precision="fp32", lineage_budgets=2)):
+        model = A.build_model(config, seed=0)
+        results.append(A.train(model, Mask.ones(model), config, seed=0))
+    dense, longer = results
+    assert (dense["stats"]["updates"], longer["stats"]["updates"]) == (cfg.total_batches, 2 * cfg.total_batches)
+    assert longer["stats"]["samples"] == 2 * dense["stats"]["samples"]
+    epochs = len(dense["history"]["epoch_mean_reward"])
+    assert len(longer["history"]["epoch_mean_reward"]) == 2 * epochs
+    assert longer["history"]["epoch_mean_reward"][:epochs] == dense["history"]["epoch_mean_reward"]
+
+
 @pytest.mark.parametrize("native", [True, False])
 def test_the_cpu_preset_trains_in_bf16_only_where_the_cpu_has_bf16_arithmetic(monkeypatch, native):
     monkeypatch.setattr(precision, "native_bf16_cpu", lambda: native)

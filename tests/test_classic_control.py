@@ -138,3 +138,20 @@ def test_sparse_rmsprop_gives_torchs_numbers_bit_for_bit_on_a_pruned_ticket(monk
                        torch.logspace(-45, torch.log10(torch.tensor(floor_for(eps))).item(), 1000)])
         eps32 = torch.tensor(eps, dtype=torch.float32)
         assert torch.equal(x.sqrt() + eps, eps32.expand_as(x))
+
+
+def test_the_lineage_control_plays_the_dense_nets_episodes_first_then_as_many_more(tmp_path):
+    from lthlib import Lottery, load_results, run_lottery
+    from lthlib.analysis import lineage_trained
+    from lthlib.store import read_json
+
+    cfg = cc.config("CartPole-v0", "smoke")
+    root = run_lottery(cc.FAMILY, cfg, Lottery(levels=2), seeds=[0], runs_dir=tmp_path, progress=False)
+    control = run_lottery(cc.FAMILY, cc.config("CartPole-v0", "smoke", lineage_budgets=3), Lottery(levels=0),
+                          seeds=[0], runs_dir=tmp_path, progress=False)
+    dense, longer = (read_json(run / "seed_0" / "level_00" / "dense.json") for run in (root, control))
+    assert (dense["stats"]["episodes"], longer["stats"]["episodes"]) == (8, 24)
+    # the same net, seed and envs: its first budget's epochs are the dense net's
+    assert longer["history"]["epoch_mean_reward"][:cfg.epochs] == dense["history"]["epoch_mean_reward"]
+    row = lineage_trained(load_results(tmp_path), "reward").iloc[0]
+    assert (row["level"], row["seeds"], row["dense, trained the lineage's budgets"]) == (2, 1, round(longer["metrics"]["reward"], 4))

@@ -105,6 +105,9 @@ class AtariConfig:
     importance_clamp: float = 1.5
     rewind_batches: int | None = None  # late rewinding point, in batches; None: the paper's 1/25 of them
     precision: str = field(default="fp32", metadata={"hash": UNLESS_DEFAULT})  # of the training step (lthlib.precision)
+    # a dense-only control (levels 0): train `lineage_budgets` budgets in one run, as many batches as an
+    # iterative ticket at level lineage_budgets - 1 and the tickets its mask was pruned from have had in all
+    lineage_budgets: int = field(default=1, metadata={"hash": UNLESS_DEFAULT})
     # resuming inside a ticket (lthlib.resume): the training state is saved every N minutes, or every N updates
     resume_every_minutes: float = field(default=10.0, metadata={"hash": False})
     resume_every_updates: int | None = field(default=None, metadata={"hash": False})
@@ -250,7 +253,7 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
     masking, stepper = MaskedTraining(model, mask, optimizer), Stepper(optimizer, cfg.precision)
     episodes = EpisodeTracker(n)
     envs_per_batch = cfg.batch_size // T
-    total_batches, batches, env_steps = cfg.epochs * cfg.batches_per_epoch, 0, 0
+    total_batches, batches, env_steps = cfg.total_batches * cfg.lineage_budgets, 0, 0
     history = []
     saved = checkpoint.restore() if checkpoint else None
     if saved:
@@ -390,7 +393,7 @@ def ticket_cost(config: dict) -> float:
     """A compute proxy for one ticket, to scale measured times between presets: samples x conv work."""
     pixels = config["height"] * config["width"]
     per_sample = config["channels"] * (config["frame_stack"] + config["channels"]) * pixels + config["hidden"] ** 2
-    return config["epochs"] * config["batches_per_epoch"] * config["batch_size"] * per_sample
+    return config["epochs"] * config["batches_per_epoch"] * config.get("lineage_budgets", 1) * config["batch_size"] * per_sample
 
 
 class Atari:

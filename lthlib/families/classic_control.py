@@ -68,6 +68,9 @@ class A2CConfig:
     equal_updates: bool = field(default=False, metadata={"hash": UNLESS_DEFAULT})
     max_updates: int | None = field(default=None, metadata={"hash": UNLESS_DEFAULT})  # None: the episode budget
     env_backend: str = field(default="gymnasium", metadata={"hash": UNLESS_DEFAULT})  # or "envpool": see ENVPOOL_ENVS
+    # a dense-only control (levels 0): train `lineage_budgets` budgets in one run, as many episodes as an
+    # iterative ticket at level lineage_budgets - 1 and the tickets its mask was pruned from have had in all
+    lineage_budgets: int = field(default=1, metadata={"hash": UNLESS_DEFAULT})
     device: str = "cpu"
 
     def __post_init__(self):
@@ -246,7 +249,7 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
     optimizer = SparseRMSprop(params, lr=config.lr, alpha=config.rms_alpha, eps=config.rms_eps, foreach=True)
     masking = MaskedTraining(model, mask, optimizer)
 
-    total_episodes = config.epochs * config.episodes_per_epoch
+    total_episodes = config.epochs * config.episodes_per_epoch * config.lineage_budgets
     rewind_after = config.rewind_episodes if rewind_hook else None
     episodes = EpisodeTracker(n)
     seeding = {"seed": env_seed} if config.env_backend == "gymnasium" else {}  # envpool's seed is set at make
@@ -326,7 +329,7 @@ def ticket_config(config: A2CConfig, dense_record: dict) -> A2CConfig:
 
 def ticket_cost(config: dict) -> float:
     """A compute proxy for one ticket, to scale measured times between presets: episodes trained."""
-    return config["epochs"] * config["episodes_per_epoch"]
+    return config["epochs"] * config["episodes_per_epoch"] * config.get("lineage_budgets", 1)
 
 
 class ClassicControl:
