@@ -1,4 +1,4 @@
-"""Beam search and BLEU for the translation family.
+"""Beam search, BLEU and the evaluation of a trained net for the translation family.
 
 BLEU is sacrebleu's (detokenized, the shareable number, reported with its signature) plus the
 paper's "tokenized BLEU": multi-bleu.perl over Moses-tokenized text with hyphenated compounds split
@@ -97,3 +97,35 @@ def translate(model, sentences: list[str], bpe, beam: int, lenpen: float, device
         for i, ids in zip(indices, beam_search(model, source, BOS, EOS, beam, lenpen)):
             out[i] = bpe.decode(ids)
     return out
+
+
+@torch.no_grad()
+def nll_per_token(model, split, cfg) -> float:
+    """Mean target-token negative log-likelihood (nats, no smoothing)."""
+    from lthlib.families.translation_data import PAD, make_batch, token_batches
+
+    model.eval()
+    total, count = 0.0, 0
+    for indices in token_batches(split, cfg.max_tokens, torch.Generator().manual_seed(0)):
+        source, decoder_input, target = make_batch(split, indices, cfg.device)
+        logits = model(source, decoder_input)
+        total += F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD, reduction="sum").item()
+        count += target.ne(PAD).sum().item()
+    return total / count
+
+
+def evaluate(model, data, cfg, max_source: int) -> dict:
+    """Test BLEU (sacrebleu and tokenized) on the first cfg.test_sentences sentences, validation NLL, and
+    five example translations."""
+    test = data.test
+    n = cfg.test_sentences or len(test.source_text)
+    hypotheses = translate(model, test.source_text[:n], data.bpe, cfg.beam, cfg.lenpen, cfg.device, max_source)
+    references = test.target_text[:n]
+    bleu, signature = sacrebleu_score(hypotheses, references)
+    return {
+        "metrics": {"bleu": bleu, "tokenized_bleu": tokenized_bleu(hypotheses, references),
+                    "valid_nll": nll_per_token(model, data.valid, cfg)},
+        "bleu_signature": signature,
+        "examples": [{"source": s, "reference": r, "translation": h}
+                     for s, r, h in zip(test.source_text[:5], references[:5], hypotheses[:5])],
+    }

@@ -27,7 +27,7 @@ from torch import nn
 
 from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib import data_parallel
-from lthlib.families.decoding import sacrebleu_score, tokenized_bleu, translate
+from lthlib.families.decoding import evaluate
 # the data names callers reach through this module too (T.corpus, T.make_batch, ...)
 from lthlib.families.translation_data import (BOS, DATASETS, EOS, PAD, Corpus, Sentences, Split,  # noqa: F401
                                               clean_pairs, corpus, data_dir, data_files, make_batch, pad,
@@ -268,35 +268,6 @@ def average_state_dicts(state_dicts: list[dict[str, torch.Tensor]]) -> dict[str,
             for name in state_dicts[0]}
 
 
-@torch.no_grad()
-def nll_per_token(model: Transformer, split: Split, cfg: TransformerConfig) -> float:
-    """Mean target-token negative log-likelihood (nats, no smoothing)."""
-    model.eval()
-    total, count = 0.0, 0
-    for indices in token_batches(split, cfg.max_tokens, torch.Generator().manual_seed(0)):
-        source, decoder_input, target = make_batch(split, indices, cfg.device)
-        logits = model(source, decoder_input)
-        total += F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=PAD, reduction="sum").item()
-        count += target.ne(PAD).sum().item()
-    return total / count
-
-
-def evaluate(model: Transformer, data: Corpus, cfg: TransformerConfig) -> dict:
-    test = data.test
-    n = cfg.test_sentences or len(test.source_text)
-    # sources cut to MAX_POSITIONS // 2 subwords, so that beam search's 1.2 x source + 10 positions fit
-    hypotheses = translate(model, test.source_text[:n], data.bpe, cfg.beam, cfg.lenpen, cfg.device, MAX_POSITIONS // 2)
-    references = test.target_text[:n]
-    bleu, signature = sacrebleu_score(hypotheses, references)
-    return {
-        "metrics": {"bleu": bleu, "tokenized_bleu": tokenized_bleu(hypotheses, references),
-                    "valid_nll": nll_per_token(model, data.valid, cfg)},
-        "bleu_signature": signature,
-        "examples": [{"source": s, "reference": r, "translation": h}
-                     for s, r, h in zip(test.source_text[:5], references[:5], hypotheses[:5])],
-    }
-
-
 def accumulate_gradients(model: nn.Module, sub_batches: list, cfg: TransformerConfig, stepper: Stepper) -> float:
     """One update's gradients over its sub-batches (fairseq's update_freq): each sub-batch's summed,
     label-smoothed token loss divided by the update's number of target tokens, so that the accumulated
@@ -389,7 +360,8 @@ def train(model: Transformer, mask: Mask, cfg: TransformerConfig, seed: int, rew
     if rank > 0:  # rank 0 averages, evaluates and reports
         return {}
     model.load_state_dict(average_state_dicts(checkpoints))
-    result = evaluate(model, data, cfg)
+    # sources cut to MAX_POSITIONS // 2 subwords, so that beam search's 1.2 x source + 10 positions fit
+    result = evaluate(model, data, cfg, MAX_POSITIONS // 2)
     result["history"] = history
     result["stats"] = {"updates": last, "samples": tokens, "tokens_per_s": tokens / train_seconds,
                        "checkpoints_averaged": len(checkpoints), "ranks": data_parallel.world_size()}
