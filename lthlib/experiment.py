@@ -73,8 +73,8 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
 
 def check_dense_only(config: Any, levels: int) -> None:
     """The controls that train a dense net for longer (store.LONGER_FIELDS) run at levels 0 only."""
-    for control in LONGER_FIELDS:
-        if getattr(config, control, False) not in (False, 1) and levels:
+    for control, unset in zip(LONGER_FIELDS, (False, 1)):
+        if getattr(config, control, unset) != unset and levels:
             raise ValueError(f"{control} trains a dense net only (a control for tickets that train longer): "
                              f"set levels 0, got {levels!r}")
 

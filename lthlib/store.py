@@ -99,7 +99,7 @@ def dense_net(settings: dict[str, Any], leave_out: tuple[str, ...] = ()) -> str:
 
 def longer_of(settings: dict[str, Any]) -> str:
     """For a control of LONGER_FIELDS, the dense net it trains longer (`dense_net` of the main runs); else ""."""
-    longer = any(settings["config"].get(field) not in (None, False, 1) for field in LONGER_FIELDS)
+    longer = bool(settings["config"].get(LONGER)) or settings["config"].get(LINEAGE, 1) != 1
     return dense_net(settings, LONGER_FIELDS) if longer else ""
 
 
