@@ -10,7 +10,7 @@ import torch
 
 from lthlib import Mask, MaskedTraining, prune_global
 from lthlib.families import lstm_lm, transformer_mt as T
-from lthlib.precision import Stepper, default_precision
+from lthlib.precision import Stepper, default_precision, native_bf16_cpu
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (SHARED / "multi30k" / "train.en").exists() and not os.environ.get("CI"),
@@ -42,6 +42,8 @@ def test_the_paper_presets_on_cuda_default_to_bf16_and_fp16_needs_cuda(monkeypat
 @needs_data
 @pytest.mark.parametrize("family", ["lstm", "transformer"])
 def test_masked_weights_stay_exactly_zero_under_bf16_autocast(family):
+    if family == "lstm" and not native_bf16_cpu():
+        pytest.skip("this CPU has no bf16 arithmetic, so torch's CPU LSTM has no bf16 kernel (the config refuses it)")
     cfg = lstm_lm.config("smoke", precision="bf16") if family == "lstm" else T.config("", "smoke", precision="bf16")
     module = lstm_lm if family == "lstm" else T
     model = module.build_model(cfg, 0)
@@ -51,6 +53,16 @@ def test_masked_weights_stay_exactly_zero_under_bf16_autocast(family):
     assert all(math.isfinite(v) for v in result["metrics"].values())
     for name, keep in mask.items():
         assert (dict(model.named_parameters())[name].detach()[~keep] == 0).all(), name
+
+
+@needs_data
+def test_the_lstm_refuses_bf16_on_a_cpu_without_bf16_arithmetic(monkeypatch):
+    monkeypatch.setattr(lstm_lm, "native_bf16_cpu", lambda: False)
+    with pytest.raises(ValueError, match="'precision' is 'bf16', but this CPU has no bf16 arithmetic"):
+        lstm_lm.config("smoke", precision="bf16")
+    assert lstm_lm.config("smoke").precision == "fp32"  # the default is unaffected
+    monkeypatch.setattr(lstm_lm, "native_bf16_cpu", lambda: True)
+    assert lstm_lm.config("smoke", precision="bf16").precision == "bf16"
 
 
 def test_a_stepper_without_scaler_steps_and_clips_like_plain_torch():

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
-from lthlib.precision import Stepper, autocast, check_precision, default_precision
+from lthlib.precision import Stepper, autocast, check_precision, default_precision, native_bf16_cpu
 from lthlib.paths import empty_files, resolve
 from lthlib.resume import TicketCheckpoint, common_state, load_common_state
 from lthlib.store import atomic_write_json, read_json, settings_hash
@@ -109,6 +109,10 @@ def config(preset: str = "cpu", **overrides) -> LSTMConfig:
     preset_fields = {"smoke": _SMOKE, "cpu": _CPU, "paper": {}}[preset]
     cfg = make_config(LSTMConfig, **{"fused_adam": True} | preset_fields | overrides, precision=precision)
     check_precision(cfg.precision, cfg.device)
+    if cfg.precision == "bf16" and not str(cfg.device).startswith("cuda") and not native_bf16_cpu():
+        raise ValueError("LSTMConfig field 'precision' is 'bf16', but this CPU has no bf16 arithmetic (AVX-512 BF16 "
+                         "or AMX), without which torch's CPU LSTM (oneDNN) has no bf16 kernel: use 'fp32' here, "
+                         "or 'bf16' on a CUDA device")
     if cfg.dropout >= 1:  # 1 would drop everything
         raise ValueError(f"LSTMConfig field 'dropout' must lie in [0, 1), got {cfg.dropout!r}")
     data_dir(cfg)  # a missing dataset is an error before any training
