@@ -39,6 +39,14 @@ from lthlib.siblings import reuse_sibling_tickets
 from lthlib.store import atomic_torch_save, atomic_write_json, read_json
 
 
+def machine() -> dict:
+    """What computed a ticket. torch picks its kernels, and so their rounding, by CPU kind (AVX-512, AVX2)
+    and GPU: the same settings and seed give the same numbers on one kind of machine, other numbers on
+    another (e.g. a Transformer dense net's BLEU moved by ~1), so a ticket's record says which ran it."""
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
 def _record(ticket: str, seed: int, level: int, mask: Mask, result: dict, wall: float) -> dict:
     return {
         "ticket": ticket,
@@ -47,6 +55,7 @@ def _record(ticket: str, seed: int, level: int, mask: Mask, result: dict, wall: 
         "fraction_pruned": mask.fraction_pruned(),
         "layer_fractions_pruned": mask.layer_fractions_pruned(),
         "wall_time_s": wall,
+        "machine": machine(),
         **result,
     }
 

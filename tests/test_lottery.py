@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import math
 
 import pytest
@@ -161,6 +162,17 @@ def test_published_summary_loads_like_the_run(tmp_path):
     from_run, from_summary = load_results(root), load_results(tmp_path / "results")
     assert len(from_run) == 10
     assert from_summary.equals(from_run)
+
+
+def test_every_ticket_record_says_which_kind_of_machine_computed_it(tmp_path):
+    root = run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path / "runs", progress=False)
+    records = [json.loads(p.read_text()) for p in sorted(root.glob("seed_0/level_*/*.json"))]
+    assert len(records) == 3  # dense, winning, random
+    for record in records:
+        assert record["machine"]["torch"] == torch.__version__
+        assert record["machine"]["cpu_capability"] in {"DEFAULT", "VSX", "ZVECTOR", "AVX2", "AVX512", "SVE256"}
+    summary = json.loads(publish(root, tmp_path / "results").read_text())
+    assert [t["machine"] for t in summary["tickets"]] == [r["machine"] for r in records]
 
 
 def test_publishing_again_from_a_fresh_checkout_keeps_the_seeds_published_before(tmp_path):
