@@ -260,7 +260,7 @@ def bench_atari_net_limit() -> dict:
 
     The trainer's rate is its steady state: the samples/s between a run of 48 batches and one of 144, so the
     fixed cost of making and resetting the 16 emulators (~2 s measured, under 1% of a ticket) stays out of a
-    slice this short; it is reported apart, with the rate over a whole cpu-preset ticket it implies."""
+    slice this short; it is timed apart, with the rate over a whole cpu-preset ticket it implies."""
     from lthlib.families import atari
 
     cfg = atari.config("Breakout", "cpu", epochs=1, batches_per_epoch=48, last_episodes=1)
@@ -274,13 +274,9 @@ def bench_atari_net_limit() -> dict:
         result = atari.train(model, mask, config, seed=0)
         return result["stats"]["samples"], time.perf_counter() - start
 
-    setups = []
-
     def trainer() -> float:
         (short, t_short), (long, t_long) = run(48), run(144)
-        rate = (long - short) / (t_long - t_short)
-        setups.append(t_short - short / rate)
-        return rate
+        return (long - short) / (t_long - t_short)
 
     model = atari.build_model(cfg, 0)
     MaskedTraining(model, prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5),
@@ -304,8 +300,10 @@ def bench_atari_net_limit() -> dict:
                 optimizer.step()
         return rollouts * n * steps / (time.perf_counter() - start)
 
+    start = time.perf_counter()
     envs = atari.make_envs(cfg)
     envs.reset(seed=0)
+    setup = time.perf_counter() - start
     actions = np.random.default_rng(0).integers(envs.single_action_space.n, size=(steps * 8, n))
 
     def env_only() -> float:  # the emulators alone, random play, as many steps as 8 rollouts
@@ -321,7 +319,6 @@ def bench_atari_net_limit() -> dict:
     bound = (1 / best[1]) / (1 / best[1] + 1 / best[2])
     ticket = atari.config("Breakout", "cpu")
     samples = ticket.total_batches * ticket.batch_size
-    setup = min(setups)
     return {"name": "atari_trainer_vs_net_limit", "trainer_samples_per_s": best[0], "net_limit_samples_per_s": best[1],
             "env_only_samples_per_s": best[2], "serial_bound": bound, "precision": cfg.precision, "setup_seconds": setup,
             "whole_ticket_samples_per_s": samples / (samples / best[0] + setup),
