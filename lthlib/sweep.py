@@ -26,6 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from lthlib.gpu_estimate import gpu_hours_per_ticket
+from lthlib.lottery import machine
 from lthlib.runs import Lottery, check_seeds, run_root, run_settings, tickets_done, tickets_per_seed
 from lthlib.siblings import lent_tickets
 from lthlib import parameters
@@ -275,15 +276,19 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     tasks; their seconds per trained ticket (copied ones aside), each scaled by the family's `ticket_cost`
     (a compute proxy: episodes for classic control, tokens x multiply-adds per token for the LSTM). The
     paper presets of the GPU families also get H100-hours, estimated from their FLOPs at an assumed rate
-    (`lthlib.gpu_estimate`): not measured here.
+    (`lthlib.gpu_estimate`): not measured here. Where a reference run has tickets computed on this kind of
+    CPU (their records' `machine`), only those count: the same run took 807 s per Atari ticket on an AVX2
+    CPU in fp32 and ~230 s on an AVX-512 BF16 one.
     """
+    here = machine()["cpu_capability"]
     runs: dict[str, dict] = {}
     for settings, record in finished_tickets(resolve(measured_from)):
         key = f"{settings['family']}/{settings['task']}/{run_name(settings)}"
         run = runs.setdefault(key, {"family": settings["family"], "task": settings["task"], "name": key,
-                                    "config": settings["config"], "seconds": []})
+                                    "config": settings["config"], "seconds": [], "kinds": []})
         if not record.get("copied_from"):
             run["seconds"].append(record["wall_time_s"])
+            run["kinds"].append((record.get("machine") or {}).get("cpu_capability"))
     tickets: dict[tuple[str, str, str], int] = {}
     configs = {}
     for item in grid:
@@ -303,6 +308,9 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
             row["estimated H100-hours"] = round(count * per_ticket, 1)
         label, reference = _reference_runs([r for r in runs.values() if r["seconds"]], family, task,
                                            json.loads(json.dumps(hashed_fields(target_config))))
+        reference = [on_cpu_kind(r, here) for r in reference]
+        if any(r.get("cpu_kind") for r in reference):
+            label += f", its {here} tickets"
         if reference:  # each run's tickets scaled by its own cost
             measured = [t for r in reference for t in r["seconds"]]
             scaled = [t * module.ticket_cost(target) / module.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
@@ -318,6 +326,12 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         total["estimated H100-hours"] = round(sum(r.get("estimated H100-hours", 0) for r in rows), 1)
     rows.append(total)
     return pd.DataFrame(rows)
+
+
+def on_cpu_kind(run: dict, kind: str) -> dict:
+    """`run` with only its tickets computed on CPU kind `kind` (and "cpu_kind" set), if it has any; else `run`."""
+    seconds = [s for s, k in zip(run["seconds"], run.get("kinds", ())) if k == kind]
+    return {**run, "seconds": seconds, "cpu_kind": kind} if seconds else run
 
 
 def _reference_runs(runs: list[dict], family: str, task: str, config: dict) -> tuple[str, list[dict]]:

@@ -1,5 +1,7 @@
 """A real local Ray sweep of the smoke preset (Ray is the optional `cluster` extra)."""
 
+import json
+
 import pytest
 
 from lthlib import load_results
@@ -87,6 +89,27 @@ def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_
     target = {"game": "Qbert", "precision": "bf16"}
     assert sweep._reference_runs([fp32, bf16], "atari", "Qbert", target) == ("1 runs of other tasks, same settings", [bf16])
     assert sweep._reference_runs([fp32], "atari", "Qbert", target) == ("1 runs of other tasks", [fp32])
+
+
+def test_the_estimate_counts_a_runs_tickets_from_this_kind_of_cpu_where_it_has_any(tmp_path, monkeypatch):
+    from lthlib.families import classic_control
+    from lthlib.runs import Lottery, run_settings
+    from lthlib.store import run_name
+
+    [item] = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], levels=1, runs_dir=tmp_path / "runs")
+    settings = run_settings(classic_control.FAMILY, item.config, Lottery(variant="iterative-late", levels=1))
+    kinds = {"AVX2": 800.0, "AVX512": 200.0}
+    tickets = [{"ticket": "dense", "seed": 1, "level": 0, "wall_time_s": s, "machine": {"cpu_capability": k}}
+               for k, s in kinds.items()] + [{"ticket": "dense", "seed": 2, "level": 0, "wall_time_s": 500.0}]
+    published = tmp_path / "results" / "classic_control" / "CartPole-v0"
+    published.mkdir(parents=True)
+    (published / "iterative-late-x.summary.json").write_text(json.dumps({"settings": settings, "tickets": tickets}))
+    for here, seconds, said in [("AVX512", 200.0, ", its AVX512 tickets"), ("AVX2", 800.0, ", its AVX2 tickets"),
+                                ("DEFAULT", 1500.0 / 3, "")]:  # no ticket of its kind: all of them
+        monkeypatch.setattr(sweep, "machine", lambda: {"cpu_capability": here})
+        row = sweep.estimate([item], measured_from=tmp_path / "results").iloc[0]
+        assert row["measured s/ticket"] == pytest.approx(seconds, abs=0.1)
+        assert row["measured on"] == f"CartPole-v0/{run_name(settings)}{said}"
 
 
 def test_the_estimate_costs_the_config_the_grid_trains_with_its_overrides(tmp_path):
