@@ -137,9 +137,10 @@ REWIND_DEVIATIONS = {"smoke": "4 batches in all: the rewind point, rounded to 1 
 
 
 # What `cpu` shrinks so that one game's WT/RT curve (one seed, 10 levels) fits in about an hour on 2 cores: Krull's
-# tickets took ~285 s each, so its winning-ticket chain (11 tickets) ~52 min with the random tickets in a second
-# process. Breakout does not learn in this budget. The preset trains in bf16 autocast where the CPU computes in
-# bf16 (`default_precision(cpu_bf16=True)`): 1.84x fp32's training step of this net on an AVX-512 BF16 core.
+# run took 43 min, ~230 s per ticket along its winning-ticket chain (11 tickets) with the random tickets in a
+# second process, in bf16 autocast, which the preset uses where the CPU computes in bf16
+# (`default_precision(cpu_bf16=True)`: 1.84x fp32's training step of this net on an AVX-512 BF16 core). In fp32
+# on an AVX2 CPU a ticket takes ~3.5x as long (Berzerk: ~810 s). Breakout does not learn in this budget.
 _CPU = {"channels": 16, "hidden": 256, "num_envs": 16, "num_steps": 16, "epochs": 4,
         "batches_per_epoch": 150, "last_episodes": 16}
 _SMOKE = {"channels": 4, "hidden": 16, "num_envs": 4, "num_steps": 32, "epochs": 2, "batches_per_epoch": 2,
