@@ -116,6 +116,13 @@ class _Figure:
         return {"application/vnd.plotly.v1+json": json.loads(self.fig.to_json()), "text/html": div}
 
 
+def random_policy_line(fig: go.Figure, reward: float, digits: int = 1) -> go.Figure:
+    """A dotted line at a random policy's score: the bar an Atari agent must clear to have learned."""
+    fig.add_hline(y=reward, line=dict(color="black", dash="dot"), annotation_text=f"random policy {reward:.{digits}f}",
+                  annotation_position="bottom right")
+    return fig
+
+
 def show(fig: go.Figure) -> None:
     """Display `fig` in a notebook so it renders in JupyterLab and in the offline book alike."""
     from IPython.display import display

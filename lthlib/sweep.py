@@ -277,8 +277,8 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     (a compute proxy: episodes for classic control, tokens x multiply-adds per token for the LSTM). The
     paper presets of the GPU families also get H100-hours, estimated from their FLOPs at an assumed rate
     (`lthlib.gpu_estimate`): not measured here. Where a reference run has tickets computed on this kind of
-    CPU (their records' `machine`), only those count: the same run took 807 s per Atari ticket on an AVX2
-    CPU in fp32 and ~230 s on an AVX-512 BF16 one.
+    CPU (their records' `machine`), only those count: an Atari ticket took 807 s in fp32 on an AVX2 CPU
+    (Berzerk) and ~230 s in bf16 on an AVX-512 BF16 one (Krull).
     """
     here = machine()["cpu_capability"]
     runs: dict[str, dict] = {}
@@ -308,9 +308,9 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
             row["estimated H100-hours"] = round(count * per_ticket, 1)
         label, reference = _reference_runs([r for r in runs.values() if r["seconds"]], family, task,
                                            json.loads(json.dumps(hashed_fields(target_config))))
-        reference = [on_cpu_kind(r, here) for r in reference]
-        if any(r.get("cpu_kind") for r in reference):
+        if any(here in r.get("kinds", ()) for r in reference):
             label += f", its {here} tickets"
+        reference = [on_cpu_kind(r, here) for r in reference]
         if reference:  # each run's tickets scaled by its own cost
             measured = [t for r in reference for t in r["seconds"]]
             scaled = [t * module.ticket_cost(target) / module.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
@@ -329,9 +329,9 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
 
 
 def on_cpu_kind(run: dict, kind: str) -> dict:
-    """`run` with only its tickets computed on CPU kind `kind` (and "cpu_kind" set), if it has any; else `run`."""
+    """`run` with only its tickets computed on CPU kind `kind`, if it has any; else `run`."""
     seconds = [s for s, k in zip(run["seconds"], run.get("kinds", ())) if k == kind]
-    return {**run, "seconds": seconds, "cpu_kind": kind} if seconds else run
+    return {**run, "seconds": seconds} if seconds else run
 
 
 def _reference_runs(runs: list[dict], family: str, task: str, config: dict) -> tuple[str, list[dict]]:
