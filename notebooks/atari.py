@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -48,7 +48,7 @@ from lthlib.analysis import learned
 from lthlib.families import atari
 from lthlib.lottery import level_dir
 from lthlib.paths import resolve
-from lthlib.plots import pruning_curve, show, summarize
+from lthlib.plots import pruning_curve, random_policy_line, show, summarize
 
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "atari")  # the terminal under papermill, else None
@@ -74,9 +74,7 @@ if publish_to:
     atari.publish_random_policy(baseline, resolve(publish_to))
 figure = pruning_curve(results, "reward", title=f"{config.game} · {variant} · {len(seeds)} seed(s)",
                        y_title=f"score (mean of last {config.last_episodes} games)")
-figure.add_hline(y=baseline["reward"], line=dict(color="black", dash="dot"),
-                 annotation_text=f"random policy {baseline['reward']:.0f}", annotation_position="bottom right")
-show(figure)
+show(random_policy_line(figure, baseline["reward"], digits=0))
 has_learned, scores = learned(results[results.metric == "reward"], baseline["score_to_beat"])
 print(f"dense net {scores['dense']:.1f}, mean over levels WT {scores['winning']:.1f} and RT {scores['random']:.1f}; "
       f"random policy {baseline['reward']:.1f} ± {baseline['reward_std']:.1f} over {baseline['games']} games "
