@@ -189,9 +189,13 @@ def bench_env_backends() -> dict:
     nets = {env: _net_only_rate(cc.config(env, "cpu")) for env in cc.ENVPOOL_ENVS}
     bounds = {env: (1 / raw[f"{env} gymnasium"] + 1 / nets[env]) / (1 / raw[f"{env} envpool"] + 1 / nets[env])
               for env in cc.ENVPOOL_ENVS}
+    # and a loop that stepped the envpool envs on the second core while the net works (halves of the envs
+    # in turn) would still pay the slower of the two per env-step, against the serial gymnasium loop
+    overlapped = {env: (1 / raw[f"{env} gymnasium"] + 1 / nets[env]) / max(1 / raw[f"{env} envpool"], 1 / nets[env])
+                  for env in cc.ENVPOOL_ENVS}
     return {"name": "classic_control_env_backends", "env_steps_per_s": rates, "ratios": ratios, "ratio": ratio,
             "random_actions_env_steps_per_s": raw, "ceilings": ceilings, "net_only_env_steps_per_s": nets,
-            "serial_bounds_with_net": bounds,
+            "serial_bounds_with_net": bounds, "overlapped_bounds_with_net": overlapped,
             "target": ">= 3.0 on both (fastest backend / SyncVectorEnv)", "met": ratio >= 3.0}
 
 
