@@ -52,6 +52,12 @@ def status_of(parts: list[Part]) -> str:
     return PARTLY if any(p.holds for p in judged) else NOT_SHOWN
 
 
+def direction_of(parts: list[Part]) -> str:
+    """Which way the decided parts point, judged or not: where an indicative status leans, part by part."""
+    sides = {"for": [p.name for p in parts if p.holds], "against": [p.name for p in parts if p.holds is False]}
+    return "; ".join(f"{side}: {', '.join(names)}" for side, names in sides.items() if names) or "–"
+
+
 class Results:
     """The main runs of the results table, and what the claims ask of them."""
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, judged_levels, lineage_trained
 from lthlib.claims import (ATARI_LEARNED, DENSE_LEARNED, NOT_TESTABLE, STAND_IN, Part, Results, levels_won, missing,
-                           different_dense_nets, paired_levels, paired_seeds, paired_wt_means, part, status_of,
+                           different_dense_nets, direction_of, paired_levels, paired_seeds, paired_wt_means, part, status_of,
                            variant_helps, with_both_tickets, wt_beats_rt)
 from lthlib.verdicts import compare, equivalent, margin_for
 
@@ -333,8 +333,8 @@ RULES = {
 
 
 def scorecard(df: pd.DataFrame, random_policy: dict[str, float] | None = None) -> pd.DataFrame:
-    """One row per claim of the paper: domain, claim, status, scale (the preset its evidence comes from),
-    our evidence (with numbers).
+    """One row per claim of the paper: domain, claim, status, leans (the parts the evidence is for and
+    against, judged or indicative), scale (the preset its evidence comes from), our evidence (with numbers).
 
     `random_policy`: {Atari game: the score its agents must beat to have learned}, e.g. each
     `atari.random_policies` record's `score_to_beat`; a game whose agents (the dense net, or its tickets
@@ -350,5 +350,6 @@ def scorecard(df: pd.DataFrame, random_policy: dict[str, float] | None = None) -
                 scales.setdefault(p.scale, []).append(p.name.split(",")[0])
         scale = "; ".join(f"{', '.join(dict.fromkeys(names))}: {text}" for text, names in scales.items())
         rows.append({"domain": domain, "claim": claim, "status": status or status_of(parts),
-                     "scale": scale or "–", "our evidence": "; ".join(p.text for p in parts)})
+                     "leans": direction_of(parts), "scale": scale or "–",
+                     "our evidence": "; ".join(p.text for p in parts)})
     return pd.DataFrame(rows)

@@ -63,7 +63,7 @@ def test_scorecard_lists_every_claim(book):
         assert first in html or first.replace("'", "&#39;") in html, claim
     for status in ("partly shown", "indicative", "not testable here"):  # today's statuses, and the rules
         assert f">{status}<" in html
-    assert "one-sided paired t-test" in html and ">scale<" in html
+    assert "one-sided paired t-test" in html and ">scale<" in html and ">leans<" in html
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
