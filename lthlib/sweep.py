@@ -276,9 +276,9 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     tasks; their seconds per trained ticket (copied ones aside), each scaled by the family's `ticket_cost`
     (a compute proxy: episodes for classic control, tokens x multiply-adds per token for the LSTM). The
     paper presets of the GPU families also get H100-hours, estimated from their FLOPs at an assumed rate
-    (`lthlib.gpu_estimate`): not measured here. Where a reference run has tickets computed on this kind of
-    CPU (their records' `machine`), only those count: an Atari ticket took 807 s in fp32 on an AVX2 CPU
-    (Berzerk) and ~230 s in bf16 on an AVX-512 BF16 one (Krull).
+    (`lthlib.gpu_estimate`): not measured here. Reference runs with tickets computed on this kind of CPU
+    (their records' `machine`) come first, and only those tickets count: an Atari ticket took 807 s in
+    fp32 on an AVX2 CPU (Berzerk) and ~230 s in bf16 on an AVX-512 BF16 one (Krull).
     """
     here = machine()["cpu_capability"]
     runs: dict[str, dict] = {}
@@ -307,7 +307,7 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
             row["estimated H100-hours"] = round(count * per_ticket, 1)
         label, reference = _reference_runs([r for r in runs.values() if r["seconds"]], family, task,
-                                           json.loads(json.dumps(hashed_fields(target_config))))
+                                           json.loads(json.dumps(hashed_fields(target_config))), here)
         if any(here in r.get("kinds", ()) for r in reference):
             label += f", its {here} tickets"
         reference = [on_cpu_kind(r, here) for r in reference]
@@ -334,21 +334,25 @@ def on_cpu_kind(run: dict, kind: str) -> dict:
     return {**run, "seconds": seconds} if seconds else run
 
 
-def _reference_runs(runs: list[dict], family: str, task: str, config: dict) -> tuple[str, list[dict]]:
-    """The runs whose ticket times stand for (family, task, config), see `estimate`, and what to call them:
-    one run of the task; for a task never run, the family's runs on other tasks (e.g. Atari games, whose
-    presets differ only in the game): those with the target's settings but the task, if any (the cost
-    proxy does not see e.g. the precision), else all of them."""
+def _reference_runs(runs: list[dict], family: str, task: str, config: dict, kind: str | None = None
+                    ) -> tuple[str, list[dict]]:
+    """The runs whose ticket times stand for (family, task, config), see `estimate`, and what to call them.
+    In order: the task's run with the target's config; another run of the task; the family's runs on
+    other tasks with the target's settings but the task (e.g. Atari games, whose presets differ only in
+    the game; the cost proxy does not see e.g. the precision); all of the family's runs. The first of these
+    with tickets computed on CPU kind `kind` wins, else the first there is: a ticket's time depends on the
+    CPU (and, for Atari, the precision it chose) more than on the game."""
     same_task = [r for r in runs if r["family"] == family and r["task"] == task]
-    pool = [r for r in same_task if r["config"] == config] or same_task
-    if pool:
-        best = max(pool, key=lambda r: len(r["seconds"]))
-        return best["name"].split("/", 1)[1], [best]
     task_fields = {k for k, v in config.items() if v == task}
     settings = lambda c: {k: v for k, v in c.items() if k not in task_fields}  # noqa: E731
-    others = [r for r in runs if r["family"] == family]
+    others = [r for r in runs if r["family"] == family and r["task"] != task]
     alike = [r for r in others if settings(r["config"]) == settings(config)]
-    return (f"{len(alike)} runs of other tasks, same settings", alike) if alike else (f"{len(others)} runs of other tasks", others)
+    largest = lambda pool: [max(pool, key=lambda r: len(r["seconds"]))] if pool else []  # noqa: E731
+    pools = [(None, largest([r for r in same_task if r["config"] == config])), (None, largest(same_task)),
+             (f"{len(alike)} runs of other tasks, same settings", alike), (f"{len(others)} runs of other tasks", others)]
+    on_kind = [(label, pool) for label, pool in pools if any(kind in r.get("kinds", ()) for r in pool)]
+    label, pool = next(iter(on_kind), None) or next(((l, p) for l, p in pools if p), pools[-1])
+    return (label or pool[0]["name"].split("/", 1)[1]), pool
 
 
 def tickets_left(item: SweepTask) -> int:

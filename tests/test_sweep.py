@@ -89,6 +89,14 @@ def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_
     target = {"game": "Qbert", "precision": "bf16"}
     assert sweep._reference_runs([fp32, bf16], "atari", "Qbert", target) == ("1 runs of other tasks, same settings", [bf16])
     assert sweep._reference_runs([fp32], "atari", "Qbert", target) == ("1 runs of other tasks", [fp32])
+    # tickets from this kind of CPU come first: a game's own fp32 run from an AVX2 CPU does not price its bf16
+    # run on an AVX-512 BF16 one, where other games ran (807 s against ~200 s a ticket, in the committed runs)
+    own = run("Qbert", "fp32", {"game": "Qbert", "precision": "fp32"}, [807.0] * 3) | {"kinds": ["AVX2"] * 3}
+    bf16_here = bf16 | {"kinds": ["AVX512"] * 3}
+    assert sweep._reference_runs([own, bf16_here], "atari", "Qbert", target, "AVX512") == (
+        "1 runs of other tasks, same settings", [bf16_here])
+    assert sweep._reference_runs([own, bf16_here], "atari", "Qbert", target, "AVX2") == ("Qbert/fp32", [own])
+    assert sweep._reference_runs([own, bf16_here], "atari", "Qbert", target, "DEFAULT") == ("Qbert/fp32", [own])
 
 
 def test_the_estimate_counts_a_runs_tickets_from_this_kind_of_cpu_where_it_has_any(tmp_path, monkeypatch):
