@@ -16,6 +16,7 @@ import gc
 import math
 import multiprocessing
 import os
+import platform
 import signal
 import sys
 import time
@@ -42,9 +43,24 @@ from lthlib.store import atomic_torch_save, atomic_write_json, read_json
 def machine() -> dict:
     """What computed a ticket. torch picks its kernels, and so their rounding, by CPU kind (AVX-512, AVX2)
     and GPU: the same settings and seed give the same numbers on one kind of machine, other numbers on
-    another (e.g. a Transformer dense net's BLEU moved by ~1), so a ticket's record says which ran it."""
+    another (e.g. a Transformer dense net's BLEU moved by ~1), so a ticket's record says which ran it.
+    Within one kind the CPU model can matter too (oneDNN's bf16 kernels: Qbert's bf16 dense net scored
+    267.2 on one AVX-512 machine and 237.5 on another, same run), so `cpu` names it."""
     return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+            "cpu": cpu_model(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def cpu_model() -> str | None:
+    """The CPU's name, family and model, and its bf16 arithmetic (Linux's /proc/cpuinfo; elsewhere what
+    the platform says), e.g. "AMD EPYC (family 25, model 17; avx512_bf16)"."""
+    try:
+        first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    except OSError:
+        return platform.processor() or None
+    fields = dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in first.splitlines()))
+    bf16 = sorted(set(fields.get("flags", "").split()) & {"avx512_bf16", "amx_bf16"})
+    return (f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}"
+            + (f"; {', '.join(bf16)}" if bf16 else "") + ")")
 
 
 def _record(ticket: str, seed: int, level: int, mask: Mask, result: dict, wall: float) -> dict:

@@ -7,7 +7,7 @@ import torch
 
 from lthlib import Lottery, Mask, load_results, publish, run_lottery
 from lthlib.families.classic_control import FAMILY, config
-from lthlib.lottery import level_dir, run_root, split_seeds
+from lthlib.lottery import level_dir, machine, run_root, split_seeds
 from lthlib.store import read_json
 
 SMOKE = config("CartPole-v0", "smoke", hidden=(64, 64))
@@ -171,6 +171,7 @@ def test_every_ticket_record_says_which_kind_of_machine_computed_it(tmp_path):
     for record in records:
         assert record["machine"]["torch"] == torch.__version__
         assert record["machine"]["cpu_capability"] in {"DEFAULT", "VSX", "ZVECTOR", "AVX2", "AVX512", "SVE256"}
+        assert record["machine"]["cpu"] == machine()["cpu"] is not None  # the CPU model too
     summary = json.loads(publish(root, tmp_path / "results").read_text())
     assert [t["machine"] for t in summary["tickets"]] == [r["machine"] for r in records]
 
