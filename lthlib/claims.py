@@ -54,8 +54,9 @@ def status_of(parts: list[Part]) -> str:
 
 def direction_of(parts: list[Part]) -> str:
     """Which way the decided parts point, judged or not: where an indicative status leans, part by part."""
-    sides = {"for": [p.name for p in parts if p.holds], "against": [p.name for p in parts if p.holds is False]}
-    return "; ".join(f"{side}: {', '.join(names)}" for side, names in sides.items() if names) or "–"
+    decided = [p for p in parts if p.holds is not None]  # holds may be a NumPy bool: not `is False`
+    sides = {"for": [p.name for p in decided if p.holds], "against": [p.name for p in decided if not p.holds]}
+    return "; ".join(f"{side}: {' · '.join(names)}" for side, names in sides.items() if names) or "–"
 
 
 class Results:

@@ -133,14 +133,20 @@ def test_classic_claims_are_judged_on_three_seeds_and_only_indicated_on_one():
     assert describe_levels([1, 2, 3, 5, 7, 8]) == "1–3, 5, 7–8"
     one_seed = scorecard(pd.concat([classic(task=env, seeds=1) for env in envs])).set_index("claim")
     assert one_seed.loc[claim, "status"] == INDICATIVE and "(indicative: 1 seed)" in one_seed.loc[claim, "our evidence"]
-    assert one_seed.loc[claim, "leans"] == "for: CartPole-v0, Acrobot-v1, LunarLander-v3"  # which way it points
+    assert one_seed.loc[claim, "leans"] == "for: CartPole-v0 · Acrobot-v1 · LunarLander-v3"  # which way it points
     mixed = scorecard(pd.concat([classic(task=env, seeds=1, rt=(190, 185, 180) if env == "Acrobot-v1" else (150, 60, 25))
                                  for env in envs])).set_index("claim")
     assert mixed.loc[claim, "status"] == INDICATIVE
-    assert mixed.loc[claim, "leans"] == "for: CartPole-v0, LunarLander-v3; against: Acrobot-v1"
+    assert mixed.loc[claim, "leans"] == "for: CartPole-v0 · LunarLander-v3; against: Acrobot-v1"
     assert card.loc["WT raises the reward above the dense net on Berzerk and Qbert", "leans"] == "–"  # nothing decided
     no_effect = scorecard(pd.concat([classic(task=env, rt=(190, 185, 180)) for env in envs])).set_index("claim")
     assert no_effect.loc[claim, "status"] == NOT_SHOWN
+    assert no_effect.loc[claim, "leans"] == "against: CartPole-v0 · Acrobot-v1 · LunarLander-v3"
+    # an ablation with no effect: its parts hold NumPy's False, which leans against as Python's does
+    late = pd.concat([classic(task=env) for env in envs])
+    no_help = scorecard(pd.concat([late, late.assign(variant="iterative-reset", run="reset")])).set_index("claim")
+    assert no_help.loc[CLAIMS[1][1], ["status", "leans"]].tolist() == [NOT_SHOWN, "against: CartPole-v0, late rewinding · "
+                                                                       "Acrobot-v1, late rewinding · LunarLander-v3, late rewinding"]
     off_share = pd.concat([classic(task=env, rewind_fraction=0.1 if env == "Acrobot-v1" else None) for env in envs])
     card = scorecard(off_share).set_index("claim")
     assert card.loc[claim, "status"] == PARTLY
