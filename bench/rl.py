@@ -187,12 +187,11 @@ def bench_env_backends() -> dict:
     # what bounds the ratio: per env-step, a serial loop pays the env's time plus the net's, which both
     # backends pay alike; so even with no Python overhead the ratio is at most (env_gym + net) / (env_pool + net)
     nets = {env: _net_only_rate(cc.config(env, "cpu")) for env in cc.ENVPOOL_ENVS}
-    bounds = {env: (1 / raw[f"{env} gymnasium"] + 1 / nets[env]) / (1 / raw[f"{env} envpool"] + 1 / nets[env])
-              for env in cc.ENVPOOL_ENVS}
+    gym_serial = {env: 1 / raw[f"{env} gymnasium"] + 1 / nets[env] for env in cc.ENVPOOL_ENVS}  # s per env-step
+    bounds = {env: gym_serial[env] / (1 / raw[f"{env} envpool"] + 1 / nets[env]) for env in cc.ENVPOOL_ENVS}
     # and a loop that stepped the envpool envs on the second core while the net works (halves of the envs
     # in turn) would still pay the slower of the two per env-step, against the serial gymnasium loop
-    overlapped = {env: (1 / raw[f"{env} gymnasium"] + 1 / nets[env]) / max(1 / raw[f"{env} envpool"], 1 / nets[env])
-                  for env in cc.ENVPOOL_ENVS}
+    overlapped = {env: gym_serial[env] / max(1 / raw[f"{env} envpool"], 1 / nets[env]) for env in cc.ENVPOOL_ENVS}
     return {"name": "classic_control_env_backends", "env_steps_per_s": rates, "ratios": ratios, "ratio": ratio,
             "random_actions_env_steps_per_s": raw, "ceilings": ceilings, "net_only_env_steps_per_s": nets,
             "serial_bounds_with_net": bounds, "overlapped_bounds_with_net": overlapped,

@@ -351,7 +351,7 @@ def _reference_runs(runs: list[dict], family: str, task: str, config: dict, kind
     pools = [(None, largest([r for r in same_task if r["config"] == config])), (None, largest(same_task)),
              (f"{len(alike)} runs of other tasks, same settings", alike), (f"{len(others)} runs of other tasks", others)]
     on_kind = [(label, pool) for label, pool in pools if any(kind in r.get("kinds", ()) for r in pool)]
-    label, pool = next(iter(on_kind), None) or next(((l, p) for l, p in pools if p), pools[-1])
+    label, pool = (on_kind or [(label, pool) for label, pool in pools if pool] or pools[-1:])[0]
     return (label or pool[0]["name"].split("/", 1)[1]), pool
 
 
