@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from lthlib import sweep
+from lthlib import sweep, sweep_cost
 from lthlib.configs import PRESETS
 from lthlib.runs import VARIANTS
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(sweep.describe(grid))
     if args.dry_run:
-        print(sweep.estimate(grid).to_string(index=False))
+        print(sweep_cost.estimate(grid).to_string(index=False))
         return 0
     table = sweep.run_sweep(grid, address=args.address, cpus_per_task=args.cpus_per_task,
                             gpus_per_task=args.gpus_per_task, max_retries=args.max_retries,

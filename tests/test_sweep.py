@@ -2,13 +2,14 @@
 
 import json
 
+import nbformat
 import pytest
 
 from lthlib import load_results
 from lthlib.cli import main as lth
 
 ray = pytest.importorskip("ray")
-from lthlib import sweep  # noqa: E402
+from lthlib import sweep, sweep_cost  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -36,14 +37,21 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     assert load_results(tmp_path / "results").equals(df)  # published for the book
     for item in grid:  # each executed notebook sits next to its results
         assert item.notebook.exists() and item.notebook.parent == item.root / f"seed_{item.seed}"
+    for root in {item.root for item in grid}:  # and each run's, with both seeds, is published for the book
+        published = nbformat.read(tmp_path / "results" / "classic_control" / root.parent.name / f"{root.name}.ipynb", 4)
+        assert published.metadata.papermill.parameters.seeds == [0, 1]
+        assert "seeds=[0, 1]" in published.cells[0].source.splitlines()[0]  # titled by what ran
+        assert not (root / "publishing.ipynb").exists()
 
-    again = sweep.run_sweep(sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1],
-                                       preset="smoke", runs_dir=runs, levels=1), progress=False)
+    again_grid = sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1], preset="smoke",
+                            runs_dir=runs, levels=1)
+    again = sweep.run_sweep(again_grid, progress=False)
     assert (again.status == "skipped (finished)").all()
+    assert sweep.publish_notebooks(again_grid, tmp_path / "results") == []  # nothing trained: nothing re-published
     replanned = sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1], preset="smoke",
                            runs_dir=runs, levels=1)
     assert "4 tasks (task x seed x variant), 12 tickets, 12 of them done" in sweep.describe(replanned)
-    assert sweep.estimate(replanned)["tickets left"].tolist() == [0, 0, 0]  # the dry run costs only what is left
+    assert sweep_cost.estimate(replanned)["tickets left"].tolist() == [0, 0, 0]  # the dry run costs only what is left
 
     # a fresh checkout has the published summaries, not the run directories: those seeds are done
     fresh = sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1, 2], preset="smoke",
@@ -51,7 +59,7 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     assert [item.published for item in fresh] == [True, True, False] * 2
     assert "6 tasks (task x seed x variant), 18 tickets, 12 of them done" in sweep.describe(fresh)
     assert "CartPole-v0 seed 0 iterative-late: 3 tickets (published)" in sweep.describe(fresh)
-    assert sweep.estimate(fresh)["tickets left"].tolist() == [3, 3, 6]
+    assert sweep_cost.estimate(fresh)["tickets left"].tolist() == [3, 3, 6]
     more_levels = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], preset="smoke",
                              runs_dir=tmp_path / "fresh", levels=2, publish_to=tmp_path / "results")
     assert not more_levels[0].published  # level 2 was never published
@@ -76,27 +84,27 @@ def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_
         return {"family": "atari", "task": task, "name": f"atari/{task}/{name}", "config": config, "seconds": seconds}
     old, new = run("Krull", "old", {"epochs": 8}, [500.0] * 30), run("Krull", "new", {"epochs": 4}, [280.0] * 5)
     other = run("Seaquest", "s", {"epochs": 4}, [600.0] * 3)
-    assert sweep._reference_runs([old, new, other], "atari", "Krull", {"epochs": 4}) == ("Krull/new", [new])
-    assert sweep._reference_runs([old, new, other], "atari", "Krull", {"epochs": 2}) == ("Krull/old", [old])
-    assert sweep._reference_runs([old, new, other], "atari", "Qbert", {"epochs": 4}) == (
+    assert sweep_cost._reference_runs([old, new, other], "atari", "Krull", {"epochs": 4}) == ("Krull/new", [new])
+    assert sweep_cost._reference_runs([old, new, other], "atari", "Krull", {"epochs": 2}) == ("Krull/old", [old])
+    assert sweep_cost._reference_runs([old, new, other], "atari", "Qbert", {"epochs": 4}) == (
         "2 runs of other tasks, same settings", [new, other])
-    assert sweep._reference_runs([old, new, other], "atari", "Qbert", {"epochs": 3}) == (
+    assert sweep_cost._reference_runs([old, new, other], "atari", "Qbert", {"epochs": 3}) == (
         "3 runs of other tasks", [old, new, other])  # each scaled by its own config's cost in `estimate`
-    assert sweep._reference_runs([old], "lstm_lm", "WikiText-2", {}) == ("0 runs of other tasks", [])
+    assert sweep_cost._reference_runs([old], "lstm_lm", "WikiText-2", {}) == ("0 runs of other tasks", [])
     # a game never run is priced on the other games run with its settings (here its precision), if any
     fp32 = run("Krull", "fp32", {"game": "Krull", "precision": "fp32"}, [300.0] * 9)
     bf16 = run("Seaquest", "bf16", {"game": "Seaquest", "precision": "bf16"}, [200.0] * 3)
     target = {"game": "Qbert", "precision": "bf16"}
-    assert sweep._reference_runs([fp32, bf16], "atari", "Qbert", target) == ("1 runs of other tasks, same settings", [bf16])
-    assert sweep._reference_runs([fp32], "atari", "Qbert", target) == ("1 runs of other tasks", [fp32])
+    assert sweep_cost._reference_runs([fp32, bf16], "atari", "Qbert", target) == ("1 runs of other tasks, same settings", [bf16])
+    assert sweep_cost._reference_runs([fp32], "atari", "Qbert", target) == ("1 runs of other tasks", [fp32])
     # tickets from this kind of CPU come first: a game's own fp32 run from an AVX2 CPU does not price its bf16
     # run on an AVX-512 BF16 one, where other games ran (807 s against ~200 s a ticket, in the committed runs)
     own = run("Qbert", "fp32", {"game": "Qbert", "precision": "fp32"}, [807.0] * 3) | {"kinds": ["AVX2"] * 3}
     bf16_here = bf16 | {"kinds": ["AVX512"] * 3}
-    assert sweep._reference_runs([own, bf16_here], "atari", "Qbert", target, "AVX512") == (
+    assert sweep_cost._reference_runs([own, bf16_here], "atari", "Qbert", target, "AVX512") == (
         "1 runs of other tasks, same settings", [bf16_here])
-    assert sweep._reference_runs([own, bf16_here], "atari", "Qbert", target, "AVX2") == ("Qbert/fp32", [own])
-    assert sweep._reference_runs([own, bf16_here], "atari", "Qbert", target, "DEFAULT") == ("Qbert/fp32", [own])
+    assert sweep_cost._reference_runs([own, bf16_here], "atari", "Qbert", target, "AVX2") == ("Qbert/fp32", [own])
+    assert sweep_cost._reference_runs([own, bf16_here], "atari", "Qbert", target, "DEFAULT") == ("Qbert/fp32", [own])
 
 
 def test_the_estimate_counts_a_runs_tickets_from_this_kind_of_cpu_where_it_has_any(tmp_path, monkeypatch):
@@ -114,15 +122,15 @@ def test_the_estimate_counts_a_runs_tickets_from_this_kind_of_cpu_where_it_has_a
     (published / "iterative-late-x.summary.json").write_text(json.dumps({"settings": settings, "tickets": tickets}))
     for here, seconds, said in [("AVX512", 200.0, ", its AVX512 tickets"), ("AVX2", 800.0, ", its AVX2 tickets"),
                                 ("DEFAULT", 1500.0 / 3, "")]:  # no ticket of its kind: all of them
-        monkeypatch.setattr(sweep, "machine", lambda: {"cpu_capability": here})
-        row = sweep.estimate([item], measured_from=tmp_path / "results").iloc[0]
+        monkeypatch.setattr(sweep_cost, "machine", lambda: {"cpu_capability": here})
+        row = sweep_cost.estimate([item], measured_from=tmp_path / "results").iloc[0]
         assert row["measured s/ticket"] == pytest.approx(seconds, abs=0.1)
         assert row["measured on"] == f"CartPole-v0/{run_name(settings)}{said}"
 
 
 def test_the_estimate_costs_the_config_the_grid_trains_with_its_overrides(tmp_path):
-    plain = sweep.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path))
-    fewer = sweep.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path,
+    plain = sweep_cost.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path))
+    fewer = sweep_cost.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path,
                                        overrides={"episodes_per_epoch": 50}))
     assert fewer["cost vs measured"].iloc[0] == pytest.approx(plain["cost vs measured"].iloc[0] * 50 / 160, abs=0.01)
 

@@ -1,0 +1,105 @@
+"""What a sweep's grid costs: its tickets left and their CPU core-hours, from the ticket wall times of
+committed runs (`lth sweep --dry-run`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from lthlib.configs import hashed_fields
+from lthlib.gpu_estimate import gpu_hours_per_ticket
+from lthlib.lottery import machine
+from lthlib.paths import resolve
+from lthlib.store import finished_tickets, run_name
+from lthlib.sweep import FAMILIES, SweepTask, tickets_left
+
+def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") -> pd.DataFrame:
+    """Tickets still to train and their CPU core-hours per (family, task, preset), from measured ticket
+    wall times (a resumed grid counts only what is left).
+
+    Each estimate comes from committed runs under `measured_from` (column "measured on"): the largest
+    with the target's config, else the largest of the task, else all of the family's runs on other
+    tasks; their seconds per trained ticket (copied ones aside), each scaled by the family's `ticket_cost`
+    (a compute proxy: episodes for classic control, tokens x multiply-adds per token for the LSTM). The
+    paper presets of the GPU families also get H100-hours, estimated from their FLOPs at an assumed rate
+    (`lthlib.gpu_estimate`): not measured here. Reference runs with tickets computed on this kind of CPU
+    (their records' `machine`) come first, and only those tickets count: an Atari ticket took 807 s in
+    fp32 on an AVX2 CPU (Berzerk) and ~230 s in bf16 on an AVX-512 BF16 one (Krull).
+    """
+    here = machine()["cpu_capability"]
+    runs: dict[str, dict] = {}
+    for settings, record in finished_tickets(resolve(measured_from)):
+        key = f"{settings['family']}/{settings['task']}/{run_name(settings)}"
+        run = runs.setdefault(key, {"family": settings["family"], "task": settings["task"], "name": key,
+                                    "config": settings["config"], "seconds": [], "kinds": []})
+        if not record.get("copied_from"):
+            run["seconds"].append(record["wall_time_s"])
+            run["kinds"].append((record.get("machine") or {}).get("cpu_capability"))
+    tickets: dict[tuple[str, str, str], int] = {}
+    configs = {}
+    for item in grid:
+        if item.status != "failed":
+            key = (item.family, item.task, item.parameters["preset"])
+            tickets[key] = tickets.get(key, 0) + tickets_left(item)
+            configs[key] = item.config
+    rows = []
+    for (family, task, preset), count in tickets.items():
+        module = importlib.import_module(FAMILIES[family].module)
+        row = {"family": family, "task": task, "preset": preset, "tickets left": count, "measured on": None,
+               "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
+        target_config = configs[(family, task, preset)]
+        target = dataclasses.asdict(target_config)
+        per_ticket = gpu_hours_per_ticket(family, target)
+        if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
+            row["estimated H100-hours"] = round(count * per_ticket, 1)
+        label, reference = _reference_runs([r for r in runs.values() if r["seconds"]], family, task,
+                                           json.loads(json.dumps(hashed_fields(target_config))), here)
+        if any(here in r.get("kinds", ()) for r in reference):
+            label += f", its {here} tickets"
+        reference = [on_cpu_kind(r, here) for r in reference]
+        if reference:  # each run's tickets scaled by its own cost
+            measured = [t for r in reference for t in r["seconds"]]
+            scaled = [t * module.ticket_cost(target) / module.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
+            seconds, per_ticket_s = sum(measured) / len(measured), sum(scaled) / len(scaled)
+            row.update({"measured on": label, "measured s/ticket": round(seconds, 1),
+                        "cost vs measured": round(per_ticket_s / seconds, 2),
+                        "estimated CPU core-hours": round(count * per_ticket_s / 3600, 1)})
+        rows.append(row)
+    hours = [r["estimated CPU core-hours"] for r in rows]
+    total = {"family": "total", "task": "", "preset": "", "tickets left": sum(r["tickets left"] for r in rows),
+             "estimated CPU core-hours": round(sum(hours), 1) if rows and None not in hours else None}
+    if any("estimated H100-hours" in r for r in rows):
+        total["estimated H100-hours"] = round(sum(r.get("estimated H100-hours", 0) for r in rows), 1)
+    rows.append(total)
+    return pd.DataFrame(rows)
+
+
+def on_cpu_kind(run: dict, kind: str) -> dict:
+    """`run` with only its tickets computed on CPU kind `kind`, if it has any; else `run`."""
+    seconds = [s for s, k in zip(run["seconds"], run.get("kinds", ())) if k == kind]
+    return {**run, "seconds": seconds} if seconds else run
+
+
+def _reference_runs(runs: list[dict], family: str, task: str, config: dict, kind: str | None = None
+                    ) -> tuple[str, list[dict]]:
+    """The runs whose ticket times stand for (family, task, config), see `estimate`, and what to call them.
+    In order: the task's run with the target's config; another run of the task; the family's runs on
+    other tasks with the target's settings but the task (e.g. Atari games, whose presets differ only in
+    the game; the cost proxy does not see e.g. the precision); all of the family's runs. The first of these
+    with tickets computed on CPU kind `kind` wins, else the first there is: a ticket's time depends on the
+    CPU (and, for Atari, the precision it chose) more than on the game."""
+    same_task = [r for r in runs if r["family"] == family and r["task"] == task]
+    task_fields = {k for k, v in config.items() if v == task}
+    settings = lambda c: {k: v for k, v in c.items() if k not in task_fields}  # noqa: E731
+    others = [r for r in runs if r["family"] == family and r["task"] != task]
+    alike = [r for r in others if settings(r["config"]) == settings(config)]
+    largest = lambda pool: [max(pool, key=lambda r: len(r["seconds"]))] if pool else []  # noqa: E731
+    pools = [(None, largest([r for r in same_task if r["config"] == config])), (None, largest(same_task)),
+             (f"{len(alike)} runs of other tasks, same settings", alike), (f"{len(others)} runs of other tasks", others)]
+    on_kind = [(label, pool) for label, pool in pools if any(kind in r.get("kinds", ()) for r in pool)]
+    label, pool = (on_kind or [(label, pool) for label, pool in pools if pool] or pools[-1:])[0]
+    return (label or pool[0]["name"].split("/", 1)[1]), pool
