@@ -97,7 +97,10 @@ def _reference_runs(runs: list[dict], family: str, task: str, config: dict, kind
     settings = lambda c: {k: v for k, v in c.items() if k not in task_fields}  # noqa: E731
     others = [r for r in runs if r["family"] == family and r["task"] != task]
     alike = [r for r in others if settings(r["config"]) == settings(config)]
-    largest = lambda pool: [max(pool, key=lambda r: len(r["seconds"]))] if pool else []  # noqa: E731
+    # the run with most tickets, one with tickets of this kind first (a run of the target's config on this
+    # CPU prices it better than a larger one from another CPU)
+    first = lambda r: (kind in r.get("kinds", ()), len(r["seconds"]))  # noqa: E731
+    largest = lambda pool: [max(pool, key=first)] if pool else []  # noqa: E731
     pools = [(None, largest([r for r in same_task if r["config"] == config])), (None, largest(same_task)),
              (f"{len(alike)} runs of other tasks, same settings", alike), (f"{len(others)} runs of other tasks", others)]
     on_kind = [(label, pool) for label, pool in pools if any(kind in r.get("kinds", ()) for r in pool)]

@@ -105,6 +105,13 @@ def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_
         "1 runs of other tasks, same settings", [bf16_here])
     assert sweep_cost._reference_runs([own, bf16_here], "atari", "Qbert", target, "AVX2") == ("Qbert/fp32", [own])
     assert sweep_cost._reference_runs([own, bf16_here], "atari", "Qbert", target, "DEFAULT") == ("Qbert/fp32", [own])
+    # among runs of the target's config, one with tickets of this kind before a larger one from another CPU
+    # (the Transformer: 551 s a ticket over 63 tickets of a run with no CPU recorded, 290 s on this one)
+    older = run("Multi30k", "everything", {"d_model": 192}, [551.0] * 63)
+    here = run("Multi30k", "kept", {"d_model": 192}, [290.0] * 3) | {"kinds": ["AVX512"] * 3}
+    config = {"d_model": 192}
+    assert sweep_cost._reference_runs([older, here], "atari", "Multi30k", config, "AVX512") == ("Multi30k/kept", [here])
+    assert sweep_cost._reference_runs([older, here], "atari", "Multi30k", config, "AVX2") == ("Multi30k/everything", [older])
 
 
 def test_the_estimate_counts_a_runs_tickets_from_this_kind_of_cpu_where_it_has_any(tmp_path, monkeypatch):
