@@ -238,39 +238,35 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
 
 
 def publish_notebooks(grid: list[SweepTask], publish_to: str | Path, progress: bool = True) -> list[Path]:
-    """For each run that trained in this sweep, its notebook executed once more with every seed of the
-    grid trained here (a finished run only re-plots), published next to the run's summary as
-    `<family>/<task>/<run>.ipynb`, where the book lists it. It executes beside the run first and moves
-    into place only once it has run through, so a killed sweep never leaves a half-executed notebook
-    among the results (as `scripts/publish.sh`)."""
-    runs: dict[Path, list[SweepTask]] = {}
-    for item in grid:
-        if item.root is not None:
-            runs.setdefault(item.root, []).append(item)
+    """For each run that trained in this sweep, its notebook executed once more with every seed its run
+    directory holds complete (a finished run only re-plots), published next to the run's summary as
+    `<family>/<task>/<run>.ipynb`, where the book lists it. A published notebook that shows a seed this
+    machine does not hold (trained elsewhere) is kept, not replaced by one that shows fewer. It executes
+    beside the run first and moves into place only once it has run through, so a killed sweep never
+    leaves a half-executed notebook among the results (as `scripts/publish.sh`)."""
+    import nbformat
+
     published = []
-    for root, items in sorted(runs.items()):
-        seeds = sorted(i.seed for i in items if trained_here(i))
-        if not seeds or not any(i.status == "finished" for i in items):
+    for root, item in sorted({i.root: i for i in grid if i.status == "finished"}.items()):
+        levels, random_tickets = item.parameters["levels"], item.parameters.get("random_tickets", True)
+        seeds = sorted(seed for seed in (int(d.name.removeprefix("seed_")) for d in root.glob("seed_*"))
+                       if tickets_done(root, [seed], levels, random_tickets) >= planned_tickets(item))
+        out = resolve(publish_to) / item.family / item.task / f"{root.name}.ipynb"
+        shown = (nbformat.read(out, as_version=4).metadata.get("papermill", {}).get("parameters", {}).get("seeds", [])
+                 if out.exists() else [])
+        if not seeds or not set(shown) <= set(seeds):
+            tqdm.write(f"kept {out}: it shows seeds {shown}, and this machine holds {seeds} complete")
             continue
-        first = items[0]
-        out = resolve(publish_to) / first.family / first.task / f"{root.name}.ipynb"
         staged = root / "publishing.ipynb"
-        parameters = first.parameters | {"seeds": seeds, "publish_to": str(resolve(publish_to))}
+        parameters = item.parameters | {"seeds": seeds, "publish_to": str(resolve(publish_to))}
         if progress:
             tqdm.write(f"publishing the notebook of {root.name}, seeds {seeds} -> {out}")
-        _execute(str(resolve(FAMILIES[first.family].notebook)), str(staged), parameters)
+        _execute(str(resolve(FAMILIES[item.family].notebook)), str(staged), parameters)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(staged, out)
         prepare_for_book(out)
         published.append(out)
     return published
-
-
-def trained_here(item: SweepTask) -> bool:
-    """Every planned ticket of the task's seed is in its run directory (not only in a published summary)."""
-    return item.root is not None and item.root.exists() and tickets_done(
-        item.root, [item.seed], item.parameters["levels"], item.parameters.get("random_tickets", True)
-    ) >= planned_tickets(item)
 
 
 def worker_env_vars() -> dict[str, str]:

@@ -64,6 +64,15 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
                              runs_dir=tmp_path / "fresh", levels=2, publish_to=tmp_path / "results")
     assert not more_levels[0].published  # level 2 was never published
 
+    # there, a new seed's sweep keeps the published notebook, which shows seeds this machine does not hold
+    newcomer = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0, 1, 2], preset="smoke",
+                          runs_dir=tmp_path / "fresh", levels=1, publish_to=tmp_path / "results")
+    sweep.run_sweep(newcomer, workers=1, progress=False, publish_to=tmp_path / "results")
+    assert [item.status for item in newcomer] == ["skipped (published)"] * 2 + ["finished"]
+    kept = tmp_path / "results" / "classic_control" / "CartPole-v0" / f"{newcomer[2].root.name}.ipynb"
+    assert nbformat.read(kept, 4).metadata.papermill.parameters.seeds == [0, 1]
+    assert len(load_results(tmp_path / "results").query("task == 'CartPole-v0'").seed.unique()) == 3
+
 
 def test_dry_run_prints_the_grid_and_runs_nothing(tmp_path, capsys):
     assert lth(["sweep", "--family", "classic_control", "--tasks", "CartPole-v0", "--seeds", "0,1,2",
