@@ -3,6 +3,8 @@ what each ticket trained on."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -89,6 +91,25 @@ def main_runs(df: pd.DataFrame) -> pd.DataFrame:
     main = (size.sort_values(["keeps", "shares", "n"], ascending=False)
             .drop_duplicates(["family", "task", "variant", "exclude"]))
     return df[df.run.isin(main.run)]
+
+
+def executed_notebooks(df: pd.DataFrame, results_dir: str | Path) -> pd.DataFrame:
+    """Each main run of `df` (one family's results), the seeds it has committed and the seeds its executed
+    notebook in the book shows (`<task>/<run>.ipynb` under `results_dir`, the family's results), or none:
+    a notebook re-plots from its run's weights, so a run whose directory is gone (computed on another
+    machine) has none until it trains again (`lth sweep --publish-to` publishes it then)."""
+    import nbformat
+
+    rows = []
+    for (task, variant, exclude, run), group in main_runs(df).groupby(["task", "variant", "exclude", "run"]):
+        path = Path(results_dir) / task / f"{run}.ipynb"
+        shown = (nbformat.read(path, as_version=4).metadata.get("papermill", {}).get("parameters", {}).get("seeds")
+                 if path.exists() else None)
+        rows.append({"task": task, "variant": variant, "pruned": f"all but {exclude}" if exclude else "everything",
+                     "run": run, "seeds committed": ", ".join(map(str, sorted(group.seed.unique()))),
+                     "executed notebook": f"seeds {', '.join(map(str, shown))}" if shown else "none"})
+    table = pd.DataFrame(rows, columns=["task", "variant", "pruned", "run", "seeds committed", "executed notebook"])
+    return table if (table.pruned != "everything").any() else table.drop(columns="pruned")
 
 
 def describe_levels(levels) -> str:

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from lthlib.analysis import describe_levels, main_runs, wt_vs_rt
+from lthlib.analysis import describe_levels, executed_notebooks, main_runs, wt_vs_rt
 from lthlib.explore import explorer
 from lthlib.plots import COLORS, explorer_figure, level_table, overlay_curves, pruning_curve, variants_curve
 from lthlib.pruning import fraction_pruned_at
@@ -341,3 +341,21 @@ def test_runs_part_way_through_a_seed_are_compared_on_the_levels_each_seed_has_i
     evidence = scorecard(pd.concat([main, reset])).set_index("claim").loc[
         "Late rewinding improves winning tickets (ablation)", "our evidence"]
     assert "mean WT over levels 1–3" in evidence and "over 3 seeds" in evidence
+
+
+def test_each_main_run_is_listed_with_the_seeds_its_executed_notebook_shows(tmp_path):
+    import nbformat
+
+    df = pd.concat([classic(), classic(task="Acrobot-v1", seeds=2)])
+    cartpole = df[df.task == "CartPole-v0"].run.iloc[0]
+    (tmp_path / "CartPole-v0").mkdir()
+    notebook = nbformat.v4.new_notebook(metadata={"papermill": {"parameters": {"seeds": [0, 1]}}})
+    nbformat.write(notebook, tmp_path / "CartPole-v0" / f"{cartpole}.ipynb")
+    assert executed_notebooks(df, tmp_path).to_dict("records") == [
+        {"task": "Acrobot-v1", "variant": "iterative-late", "run": df[df.task == "Acrobot-v1"].run.iloc[0],
+         "seeds committed": "0, 1", "executed notebook": "none"},  # no notebook: its run directory is elsewhere
+        {"task": "CartPole-v0", "variant": "iterative-late", "run": cartpole, "seeds committed": "0, 1, 2",
+         "executed notebook": "seeds 0, 1"}]
+    scopes = pd.concat([table("transformer_mt", "Multi30k", "bleu", 24, (28,), (25,), exclude=exclude)
+                        for exclude in ("", "embedding.*")])
+    assert executed_notebooks(scopes, tmp_path).pruned.tolist() == ["everything", "all but embedding.*"]
