@@ -232,6 +232,13 @@ def test_a_stand_in_is_never_shown_and_the_papers_models_are_not_testable_here()
     assert "WT beats RT at levels 1–5 of 1–5" in mt["our evidence"].iloc[1]
     assert "at 67% pruned WT BLEU 32.8 vs dense 33.0 (99.4%)" in mt["our evidence"].iloc[2]
     assert "embeddings kept whole 29.0, everything pruned 11.0" in mt["our evidence"].iloc[3]
+    assert "falls along a straight line with R² 0.9" in mt["our evidence"].iloc[3]
+    assert "WT declines roughly linearly" in mt.leans.iloc[3].split("against")[0]
+    # a WT that rises with pruning (an undertrained dense net) fits a line too, but does not decline
+    rising = kept.assign(value=kept.value.where(kept.ticket != "winning", 33.0 + kept.level))
+    evidence = scorecard(pd.concat([everything, rising])).set_index("claim").iloc[-1]
+    assert "rises along a straight line" in evidence["our evidence"]
+    assert "WT declines roughly linearly" in evidence.leans.split("against")[1]
     # the dense net trained on for 2 budgets (the level-1 WT's lineage) beats that WT: the card says so
     control = table("transformer_mt", "Multi30k", "bleu", 35.0, [], [], paper_differences="arch, d_model, lineage_budgets")
     control = control.assign(longer_of=control.dense_net, dense_net="longer", lineage_budgets=2)
