@@ -10,7 +10,7 @@ import pandas as pd
 
 from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
 from lthlib.plots import summarize
-from lthlib.store import LINEAGE, LONGER
+from lthlib.store import LINEAGE, LONGER, executed_seeds
 from lthlib.verdicts import MARGIN, MIN_SEEDS, compare, margin_for
 
 CONTROL_FIELDS = ("equal_updates", "max_updates", LONGER, LINEAGE)  # a run with these set is a control, not a main run
@@ -98,13 +98,9 @@ def executed_notebooks(df: pd.DataFrame, results_dir: str | Path) -> pd.DataFram
     notebook in the book shows (`<task>/<run>.ipynb` under `results_dir`, the family's results), or none:
     a notebook re-plots from its run's weights, so a run whose directory is gone (computed on another
     machine) has none until it trains again (`lth sweep --publish-to` publishes it then)."""
-    import nbformat
-
     rows = []
     for (task, variant, exclude, run), group in main_runs(df).groupby(["task", "variant", "exclude", "run"]):
-        path = Path(results_dir) / task / f"{run}.ipynb"
-        shown = (nbformat.read(path, as_version=4).metadata.get("papermill", {}).get("parameters", {}).get("seeds")
-                 if path.exists() else None)
+        shown = executed_seeds(Path(results_dir) / task / f"{run}.ipynb")
         rows.append({"task": task, "variant": variant, "pruned": f"all but {exclude}" if exclude else "everything",
                      "run": run, "seeds committed": ", ".join(map(str, sorted(group.seed.unique()))),
                      "executed notebook": f"seeds {', '.join(map(str, shown))}" if shown else "none"})

@@ -227,6 +227,19 @@ def published_tickets(run_root: str | Path, results_dir: str | Path, seed: int) 
 PLACEMENT_PARAMETERS = ("publish_to", "runs_dir", "data_dir")  # where things live, not what ran: kept out of titles
 
 
+def papermill_parameters(notebook) -> dict[str, Any]:
+    """The parameters papermill executed `notebook` (an nbformat node) with."""
+    return notebook.metadata.get("papermill", {}).get("parameters", {})
+
+
+def executed_seeds(notebook_path: str | Path) -> list[int]:
+    """The seeds the executed notebook at `notebook_path` ran with; [] where there is none."""
+    import nbformat
+
+    path = Path(notebook_path)
+    return papermill_parameters(nbformat.read(path, as_version=4)).get("seeds", []) if path.exists() else []
+
+
 def prepare_for_book(notebook_path: str | Path) -> None:
     """Make an executed notebook fit for the offline book.
 
@@ -238,7 +251,7 @@ def prepare_for_book(notebook_path: str | Path) -> None:
     import nbformat
 
     notebook = nbformat.read(notebook_path, as_version=4)
-    parameters = notebook.metadata.get("papermill", {}).get("parameters", {})
+    parameters = papermill_parameters(notebook)
     shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k not in PLACEMENT_PARAMETERS)
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("# ") and shown:

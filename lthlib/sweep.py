@@ -30,7 +30,7 @@ from lthlib.siblings import lent_tickets
 from lthlib import parameters
 from lthlib.experiment import check_dense_only, resolve_device
 from lthlib.paths import resolve
-from lthlib.store import prepare_for_book, publish, published_tickets
+from lthlib.store import executed_seeds, prepare_for_book, publish, published_tickets
 
 
 @dataclass(frozen=True)
@@ -244,16 +244,13 @@ def publish_notebooks(grid: list[SweepTask], publish_to: str | Path, progress: b
     machine does not hold (trained elsewhere) is kept, not replaced by one that shows fewer. It executes
     beside the run first and moves into place only once it has run through, so a killed sweep never
     leaves a half-executed notebook among the results (as `scripts/publish.sh`)."""
-    import nbformat
-
     published = []
     for root, item in sorted({i.root: i for i in grid if i.status == "finished"}.items()):
         levels, random_tickets = item.parameters["levels"], item.parameters.get("random_tickets", True)
         seeds = sorted(seed for seed in (int(d.name.removeprefix("seed_")) for d in root.glob("seed_*"))
                        if tickets_done(root, [seed], levels, random_tickets) >= planned_tickets(item))
         out = resolve(publish_to) / item.family / item.task / f"{root.name}.ipynb"
-        shown = (nbformat.read(out, as_version=4).metadata.get("papermill", {}).get("parameters", {}).get("seeds", [])
-                 if out.exists() else [])
+        shown = executed_seeds(out)
         if not seeds or not set(shown) <= set(seeds):
             tqdm.write(f"kept {out}: it shows seeds {shown}, and this machine holds {seeds} complete")
             continue

@@ -22,7 +22,7 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     wall times (a resumed grid counts only what is left).
 
     Each estimate comes from committed runs under `measured_from` (column "measured on"): the largest
-    with the target's config, else the largest of the task, else all of the family's runs on other
+    with the target's config (one with tickets of this CPU kind first), else the largest of the task, else all of the family's runs on other
     tasks; their seconds per trained ticket (copied ones aside), each scaled by the family's `ticket_cost`
     (a compute proxy: episodes for classic control, tokens x multiply-adds per token for the LSTM). The
     paper presets of the GPU families also get H100-hours, estimated from their FLOPs at an assumed rate
