@@ -180,8 +180,8 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
 
     With `publish_to` (e.g. "data/results"), each run's summary is written there at the end, where
     the book reads it (merged with what was published before: `store.publish`), and so is the
-    executed notebook of each run that trained (`publish_notebooks`); a seed already complete there is
-    skipped.
+    executed notebook of each run that this machine holds and the published one does not show in full
+    (`publish_notebooks`); a seed already complete there is skipped.
     """
     import ray
 
@@ -238,20 +238,23 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
 
 
 def publish_notebooks(grid: list[SweepTask], publish_to: str | Path, progress: bool = True) -> list[Path]:
-    """For each run that trained in this sweep, its notebook executed once more with every seed its run
-    directory holds complete (a finished run only re-plots), published next to the run's summary as
-    `<family>/<task>/<run>.ipynb`, where the book lists it. A published notebook that shows a seed this
-    machine does not hold (trained elsewhere) is kept, not replaced by one that shows fewer. It executes
-    beside the run first and moves into place only once it has run through, so a killed sweep never
-    leaves a half-executed notebook among the results (as `scripts/publish.sh`)."""
+    """For each run of the grid whose directory is on this machine, its notebook executed once more with
+    every seed the directory holds complete (a finished run only re-plots), published next to the run's
+    summary as `<family>/<task>/<run>.ipynb`, where the book lists it; only where the published notebook
+    is missing or shows fewer of those seeds. One that shows a seed this machine does not hold (trained
+    elsewhere) is kept, not replaced by one that shows fewer. It executes beside the run first and moves
+    into place only once it has run through, so a killed sweep never leaves a half-executed notebook
+    among the results."""
     published = []
-    for root, item in sorted({i.root: i for i in grid if i.status == "finished"}.items()):
+    for root, item in sorted({i.root: i for i in grid if i.root is not None and i.root.exists()}.items()):
         levels, random_tickets = item.parameters["levels"], item.parameters.get("random_tickets", True)
         seeds = sorted(seed for seed in (int(d.name.removeprefix("seed_")) for d in root.glob("seed_*"))
                        if tickets_done(root, [seed], levels, random_tickets) >= planned_tickets(item))
         out = resolve(publish_to) / item.family / item.task / f"{root.name}.ipynb"
         shown = executed_seeds(out)
-        if not seeds or not set(shown) <= set(seeds):
+        if not seeds or set(shown) == set(seeds):
+            continue
+        if not set(shown) <= set(seeds):
             tqdm.write(f"kept {out}: it shows seeds {shown}, and this machine holds {seeds} complete")
             continue
         staged = root / "publishing.ipynb"

@@ -47,7 +47,11 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
                             runs_dir=runs, levels=1)
     again = sweep.run_sweep(again_grid, progress=False)
     assert (again.status == "skipped (finished)").all()
-    assert sweep.publish_notebooks(again_grid, tmp_path / "results") == []  # nothing trained: nothing re-published
+    assert sweep.publish_notebooks(again_grid, tmp_path / "results") == []  # each shows its seeds: none re-published
+    lost = tmp_path / "results" / "classic_control" / "Acrobot-v1" / f"{again_grid[2].root.name}.ipynb"
+    lost.unlink()  # a finished run without its notebook in the book (e.g. trained by papermill by hand)
+    assert sweep.publish_notebooks(again_grid, tmp_path / "results", progress=False) == [lost]
+    assert nbformat.read(lost, 4).metadata.papermill.parameters.seeds == [0, 1]
     replanned = sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1], preset="smoke",
                            runs_dir=runs, levels=1)
     assert "4 tasks (task x seed x variant), 12 tickets, 12 of them done" in sweep.describe(replanned)
