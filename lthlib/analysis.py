@@ -150,6 +150,22 @@ def budget_table(budgets: pd.DataFrame, levels=(1, 5, 10, 20)) -> pd.DataFrame:
     return table[[c for c in order if c in table.columns]].round(0).astype("Int64").droplevel("run")
 
 
+def grid_cost(budgets: pd.DataFrame) -> pd.DataFrame:
+    """What the tickets of `budgets` (`store.load_budgets`, e.g. of the main runs) took to compute, per
+    family and CPU kind: the runs, the tickets computed (one copied from a sibling run counts where it
+    was computed), their CPU core-hours (a ticket runs on one core, as the grid ran them: two at once on
+    2 cores), seconds per ticket and what that makes in tickets per hour on 2 cores."""
+    own = budgets[~budgets.copied].assign(cpu=budgets.cpu.fillna("unrecorded"))
+    table = (own.groupby(["family", "cpu"])
+             .agg(runs=("run", "nunique"), tickets=("wall_time_s", "size"), seconds=("wall_time_s", "sum"),
+                  per_ticket=("wall_time_s", "mean"))
+             .reset_index())
+    return pd.DataFrame({
+        "family": table.family, "CPU kind": table.cpu, "runs": table.runs, "tickets": table.tickets,
+        "CPU core-hours": (table.seconds / 3600).round(1), "s/ticket": table.per_ticket.round(0).astype(int),
+        "tickets/h on 2 cores": (2 * 3600 / table.per_ticket).round(1)})
+
+
 SURPRISE_SHARE = 0.05  # a winning ticket this much better than its dense net is a question first
 
 

@@ -143,16 +143,20 @@ def load_results(root: str | Path) -> pd.DataFrame:
 def load_budgets(root: str | Path) -> pd.DataFrame:
     """What every finished ticket trained on: family, task, variant, exclude, run, ticket, seed, level,
     updates, samples (env steps or tokens), both counted from the ticket's own start (for a late-rewound
-    winning ticket, the rewind point), and rewind_fraction (the run's)."""
+    winning ticket, the rewind point), and rewind_fraction (the run's); and what it cost: wall_time_s,
+    cpu (the CPU kind that computed it, None where unrecorded) and copied (from a sibling run, which
+    computed it)."""
     rows = [
         {"family": settings["family"], "task": settings["task"], "variant": settings["variant"],
          "exclude": ", ".join(settings.get("exclude", ())), "run": run_name(settings), "ticket": record["ticket"],
          "seed": record["seed"], "level": record["level"], "updates": record["stats"]["updates"],
-         "samples": record["stats"]["samples"], "rewind_fraction": settings["rewind_fraction"]}
+         "samples": record["stats"]["samples"], "rewind_fraction": settings["rewind_fraction"],
+         "wall_time_s": record["wall_time_s"], "cpu": (record.get("machine") or {}).get("cpu_capability"),
+         "copied": bool(record.get("copied_from"))}
         for settings, record in finished_tickets(Path(root))
     ]
     return pd.DataFrame(rows, columns=["family", "task", "variant", "exclude", "run", "ticket", "seed", "level",
-                                       "updates", "samples", "rewind_fraction"])
+                                       "updates", "samples", "rewind_fraction", "wall_time_s", "cpu", "copied"])
 
 
 def variant_runs(root: str | Path) -> list[Path]:

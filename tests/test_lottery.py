@@ -8,7 +8,8 @@ import torch
 from lthlib import Lottery, Mask, load_results, publish, run_lottery
 from lthlib.families.classic_control import FAMILY, config
 from lthlib.lottery import level_dir, machine, run_root, split_seeds
-from lthlib.store import read_json
+from lthlib.analysis import grid_cost
+from lthlib.store import load_budgets, read_json
 
 SMOKE = config("CartPole-v0", "smoke", hidden=(64, 64))
 
@@ -317,6 +318,13 @@ def test_a_variant_reuses_the_dense_net_and_level_one_of_a_sibling_run(tmp_path)
     run_lottery(family, config("CartPole-v0", "smoke", hidden=(64, 64), entropy_coef=0.02),
                 Lottery(variant="oneshot-late", levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
     assert len(family.calls) == 3
+    # what the six runs cost counts each ticket where it was trained: 3 + 2 + 3 + 2 + 2 + 3, not the copies
+    budgets = load_budgets(tmp_path)
+    cost = grid_cost(budgets).iloc[0]
+    assert (cost["runs"], cost["tickets"], cost["CPU kind"]) == (6, 15, machine()["cpu_capability"])
+    trained = budgets[~budgets.copied].wall_time_s
+    assert len(budgets) == 15 + 3 + 2 + 1 + 1 and cost["CPU core-hours"] == round(trained.sum() / 3600, 1)
+    assert cost["tickets/h on 2 cores"] == round(2 * 3600 / trained.mean(), 1)
 
 
 
