@@ -170,6 +170,14 @@ def variant_runs(root: str | Path) -> list[Path]:
     ]
 
 
+def run_configs(root: str | Path) -> dict[str, dict[str, Any]]:
+    """{"<family>/<task>/<run>": its config} for every run and published summary under `root` (the keys of
+    `load_budgets`' rows)."""
+    settings = [read_json(f) for f in Path(root).rglob("settings.json")]
+    settings += [read_json(f)["settings"] for f in Path(root).rglob(f"*{SUMMARY_SUFFIX}")]
+    return {f"{s['family']}/{s['task']}/{run_name(s)}": s["config"] for s in settings}
+
+
 def load_layer_sparsity(root: str | Path) -> pd.DataFrame:
     """Fraction pruned per layer of every winning ticket: family, task, variant, run, seed, level, layer,
     fraction_pruned."""

@@ -14,7 +14,7 @@ from lthlib.configs import hashed_fields
 from lthlib.gpu_estimate import gpu_hours_per_ticket
 from lthlib.lottery import machine
 from lthlib.paths import resolve
-from lthlib.store import finished_tickets, run_name
+from lthlib.store import load_budgets, run_configs
 from lthlib.sweep import FAMILIES, SweepTask, tickets_left
 
 def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") -> pd.DataFrame:
@@ -31,14 +31,12 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     fp32 on an AVX2 CPU (Berzerk) and ~230 s in bf16 on an AVX-512 BF16 one (Krull).
     """
     here = machine()["cpu_capability"]
-    runs: dict[str, dict] = {}
-    for settings, record in finished_tickets(resolve(measured_from)):
-        key = f"{settings['family']}/{settings['task']}/{run_name(settings)}"
-        run = runs.setdefault(key, {"family": settings["family"], "task": settings["task"], "name": key,
-                                    "config": settings["config"], "seconds": [], "kinds": []})
-        if not record.get("copied_from"):
-            run["seconds"].append(record["wall_time_s"])
-            run["kinds"].append((record.get("machine") or {}).get("cpu_capability"))
+    budgets, measured_configs = load_budgets(resolve(measured_from)), run_configs(resolve(measured_from))
+    runs = {}
+    for (family, task, run), tickets in budgets[~budgets.copied].groupby(["family", "task", "run"], sort=False):
+        name = f"{family}/{task}/{run}"
+        runs[name] = {"family": family, "task": task, "name": name, "config": measured_configs[name],
+                      "seconds": tickets.wall_time_s.tolist(), "kinds": tickets.cpu.tolist()}
     tickets: dict[tuple[str, str, str], int] = {}
     configs = {}
     for item in grid:
@@ -56,7 +54,7 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         per_ticket = gpu_hours_per_ticket(family, target)
         if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
             row["estimated H100-hours"] = round(count * per_ticket, 1)
-        label, reference = _reference_runs([r for r in runs.values() if r["seconds"]], family, task,
+        label, reference = _reference_runs(list(runs.values()), family, task,
                                            json.loads(json.dumps(hashed_fields(target_config))), here)
         if any(here in r.get("kinds", ()) for r in reference):
             label += f", its {here} tickets"

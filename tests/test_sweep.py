@@ -129,14 +129,17 @@ def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_
 
 def test_the_estimate_counts_a_runs_tickets_from_this_kind_of_cpu_where_it_has_any(tmp_path, monkeypatch):
     from lthlib.families import classic_control
-    from lthlib.runs import Lottery, run_settings
+    from lthlib.runs import Lottery, recorded_settings, run_settings
     from lthlib.store import run_name
 
     [item] = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], levels=1, runs_dir=tmp_path / "runs")
-    settings = run_settings(classic_control.FAMILY, item.config, Lottery(variant="iterative-late", levels=1))
+    lottery = Lottery(variant="iterative-late", levels=1)  # settings as a run writes them
+    family = classic_control.FAMILY
+    settings = run_settings(family, item.config, lottery) | recorded_settings(family, item.config, lottery)
     kinds = {"AVX2": 800.0, "AVX512": 200.0}
-    tickets = [{"ticket": "dense", "seed": 1, "level": 0, "wall_time_s": s, "machine": {"cpu_capability": k}}
-               for k, s in kinds.items()] + [{"ticket": "dense", "seed": 2, "level": 0, "wall_time_s": 500.0}]
+    stats = {"updates": 100, "samples": 1000}
+    tickets = [{"ticket": "dense", "seed": 1, "level": 0, "wall_time_s": s, "machine": {"cpu_capability": k}, "stats": stats}
+               for k, s in kinds.items()] + [{"ticket": "dense", "seed": 2, "level": 0, "wall_time_s": 500.0, "stats": stats}]
     published = tmp_path / "results" / "classic_control" / "CartPole-v0"
     published.mkdir(parents=True)
     (published / "iterative-late-x.summary.json").write_text(json.dumps({"settings": settings, "tickets": tickets}))
