@@ -241,8 +241,8 @@ def publish_notebooks(grid: list[SweepTask], publish_to: str | Path, progress: b
     """For each run of the grid whose directory is on this machine, its notebook executed once more with
     every seed the directory holds complete (a finished run only re-plots), published next to the run's
     summary as `<family>/<task>/<run>.ipynb`, where the book lists it; only where the published notebook
-    is missing or shows fewer of those seeds. One that shows a seed this machine does not hold (trained
-    elsewhere) is kept, not replaced by one that shows fewer. It executes beside the run first and moves
+    is missing or shows fewer seeds. One that shows a seed this machine does not hold (trained elsewhere)
+    is replaced only by one that shows more seeds in all. It executes beside the run first and moves
     into place only once it has run through, so a killed sweep never leaves a half-executed notebook
     among the results."""
     published = []
@@ -254,7 +254,7 @@ def publish_notebooks(grid: list[SweepTask], publish_to: str | Path, progress: b
         shown = executed_seeds(out)
         if not seeds or set(shown) == set(seeds):
             continue
-        if not set(shown) <= set(seeds):
+        if not set(shown) <= set(seeds) and len(shown) >= len(seeds):
             tqdm.write(f"kept {out}: it shows seeds {shown}, and this machine holds {seeds} complete")
             continue
         staged = root / "publishing.ipynb"

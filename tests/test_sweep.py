@@ -76,6 +76,11 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     kept = tmp_path / "results" / "classic_control" / "CartPole-v0" / f"{newcomer[2].root.name}.ipynb"
     assert nbformat.read(kept, 4).metadata.papermill.parameters.seeds == [0, 1]
     assert len(load_results(tmp_path / "results").query("task == 'CartPole-v0'").seed.unique()) == 3
+    # once this machine holds more seeds than the published notebook shows, its own replaces it
+    more = sweep.plan("classic_control", ["CartPole-v0"], seeds=[2, 3, 4], preset="smoke",
+                      runs_dir=tmp_path / "fresh", levels=1, publish_to=tmp_path / "results")
+    sweep.run_sweep(more, workers=1, progress=False, publish_to=tmp_path / "results")
+    assert nbformat.read(kept, 4).metadata.papermill.parameters.seeds == [2, 3, 4]
 
 
 def test_dry_run_prints_the_grid_and_runs_nothing(tmp_path, capsys):
