@@ -339,7 +339,6 @@ def test_grid_cost_sums_the_hours_of_the_tickets_each_cpu_kind_computed():
     assert cost.loc[("b", "AVX2")].tolist() == [1, 1, 0.0, 60, 120.0]
 
 
-
 def test_a_run_without_random_tickets_copies_none_and_lends_its_level_one_without_one(tmp_path):
     run_lottery(FAMILY, SMOKE, Lottery(variant="iterative-late", levels=1), seeds=[0], runs_dir=tmp_path, progress=False)
     family = Recording()
