@@ -13,9 +13,9 @@ from lthlib import parameters
 from lthlib.configs import paper_differences
 from lthlib.family import Family
 from lthlib.lottery import run_lottery
-from lthlib.runs import Lottery, check_seeds
+from lthlib.runs import Lottery, check_seeds, run_root
 from lthlib.paths import resolve
-from lthlib.store import LONGER_FIELDS, publish
+from lthlib.store import LONGER_FIELDS, publish, summary_path
 
 
 def check_parameters(namespace: dict, notebook: str) -> TextIO | None:
@@ -43,13 +43,13 @@ def say(text: str, log: TextIO | None = None) -> None:
 
 
 def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: float, levels: int,
-            seeds, exclude: tuple[str, ...] = (), random_tickets: bool = True, log: TextIO | None = None,
+            seeds, exclude: tuple[str, ...] = (), random_tickets: bool | None = None, log: TextIO | None = None,
             **overrides: Any) -> tuple[Any, Lottery, list[int]]:
     """Check every parameter before any training; print the config and how it differs from `paper`
     (to `log` too: the terminal under papermill).
 
     `exclude`: glob patterns of parameters never pruned (the lottery's); `random_tickets` False: winning
-    tickets only (the lottery's); `overrides`: config fields
+    tickets only, None: as the run was started (the lottery's); `overrides`: config fields
     (a `device` of "auto" becomes cuda where a GPU is visible, else cpu).
     """
     if "device" in overrides:
@@ -85,6 +85,8 @@ def run(family: Family, config: Any, lottery: Lottery, seeds: list[int], runs_di
     The summary is written again after every ticket, so a run cut short leaves what it finished there.
     With `log`, a text progress line per finished ticket goes there (the widget bar stays in the notebook)."""
     results = resolve(publish_to) if publish_to else None
+    root = run_root(resolve(runs_dir), family, config, lottery)
+    lottery = lottery.as_started(root, summary_path(root, results) if results else None)
     root = run_lottery(family, config, lottery, seeds=seeds, runs_dir=resolve(runs_dir), workers=workers, log=log,
                        on_ticket=(lambda root: publish(root, results)) if results else None)
     say(f"run directory: {root}", log)

@@ -155,6 +155,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
     """
     if tickets not in ("all", "winning", "random"):
         raise ValueError(f"tickets must be 'all', 'winning' or 'random', got {tickets!r}")
+    lottery = lottery.as_started(root)
     seed_dir = root / f"seed_{seed}"
     init_path, rewind_path = seed_dir / "init.pt", seed_dir / "rewind.pt"
     on_ticket = on_ticket or (lambda: None)
@@ -258,6 +259,7 @@ def run_lottery(
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     root = run_root(runs_dir, family, config, lottery)
+    lottery = lottery.as_started(root)
     atomic_write_json(run_settings(family, config, lottery) | recorded_settings(family, config, lottery),
                       root / "settings.json")
     total = len(seeds) * lottery.tickets_per_seed

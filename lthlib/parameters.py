@@ -22,12 +22,22 @@ DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
 @lru_cache(maxsize=8)
-def notebook_parameters(notebook: str) -> dict[str, str]:
-    """{name: type name} of `notebooks/<notebook>.ipynb`'s parameters cell (papermill's own reading)."""
+def _inspect(notebook: str) -> dict[str, dict]:
+    """`notebooks/<notebook>.ipynb`'s parameters cell, as papermill itself reads it."""
     import papermill
 
-    found = papermill.inspect_notebook(str(resolve(f"notebooks/{notebook}.ipynb")))
-    return {name: spec["inferred_type_name"] for name, spec in found.items()}
+    return papermill.inspect_notebook(str(resolve(f"notebooks/{notebook}.ipynb")))
+
+
+def notebook_parameters(notebook: str) -> dict[str, str]:
+    """{name: type name} of the notebook's parameters."""
+    return {name: spec["inferred_type_name"] for name, spec in _inspect(notebook).items()}
+
+
+def none_allowed(notebook: str) -> set[str]:
+    """The parameters whose default is None (e.g. `random_tickets: bool = None`, "as the run was started"):
+    they take None besides their type. (papermill reads no `bool | None` annotation.)"""
+    return {name for name, spec in _inspect(notebook).items() if spec["default"] == "None"}
 
 
 def injected_names(namespace: dict) -> set[str]:
@@ -60,10 +70,13 @@ def check_values(values: dict[str, Any], notebook: str, given: set[str] | None =
                          f"notebooks/{notebook}.ipynb; its parameters are: {', '.join(known)}")
     for name, value in values.items():
         type_name = known[name]
+        if value is None and name in none_allowed(notebook):
+            continue
         allowed = TYPES.get(type_name)
         if allowed and (not isinstance(value, allowed) or (type_name in ("int", "float") and isinstance(value, bool))):
             raise ValueError(f"parameter {name!r} must be {'an' if type_name == 'int' else 'a'} {type_name}"
-                             f"{HINTS.get(type_name, '')}, got {value!r} ({type(value).__name__})")
+                             f"{' or None' if name in none_allowed(notebook) else ''}{HINTS.get(type_name, '')}, "
+                             f"got {value!r} ({type(value).__name__})")
     if "device" in values:
         check_device(values["device"])
 

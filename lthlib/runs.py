@@ -4,14 +4,14 @@ and the layout of its directory."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lthlib.configs import hashed_fields, paper_differences
 from lthlib.family import Family
 from lthlib.pruning import check_pruning_rate
-from lthlib.store import run_name
+from lthlib.store import read_json, run_name
 
 # variant -> (iterative pruning?, late rewinding?)
 VARIANTS = {
@@ -32,8 +32,8 @@ class Lottery:
     exclude: tuple[str, ...] = ()  # glob patterns of parameter names never pruned, e.g. ("embedding.*",)
     # False: the dense net and the winning tickets only, e.g. for an ablation variant, whose claims compare
     # winning tickets (a random ticket of the main run is the bar). Not hashed, like `levels`: random
-    # tickets asked for later extend the same run.
-    random_tickets: bool = True
+    # tickets asked for later (True) extend the same run. None: as the run was started (`as_started`).
+    random_tickets: bool | None = None
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
@@ -41,13 +41,24 @@ class Lottery:
         check_pruning_rate(self.pruning_rate)
         if not isinstance(self.levels, int) or self.levels < 0:
             raise ValueError(f"levels must be a non-negative integer, got {self.levels!r}")
-        if not isinstance(self.random_tickets, bool):
-            raise ValueError(f"random_tickets must be True or False, got {self.random_tickets!r}")
+        if not isinstance(self.random_tickets, bool) and self.random_tickets is not None:
+            raise ValueError(f"random_tickets must be True, False or None (as the run was started), "
+                             f"got {self.random_tickets!r}")
 
     @property
     def tickets_per_seed(self) -> int:
         """The dense net and, at each level, a winning ticket (and a random one)."""
+        if self.random_tickets is None:
+            raise ValueError("random_tickets is None (as the run was started): resolve it first with as_started")
         return tickets_per_seed(self.levels, self.random_tickets)
+
+    def as_started(self, root: Path, summary: Path | None = None) -> Lottery:
+        """This lottery with `random_tickets` None resolved: as the run at `root` was started (its
+        settings.json, else its published `summary`, records it), True for a new run. So resuming a run
+        without naming random_tickets never trains random tickets into an ablation run that has none."""
+        if self.random_tickets is not None:
+            return self
+        return replace(self, random_tickets=started_with_random_tickets(root, summary))
 
     @property
     def iterative(self) -> bool:
@@ -111,7 +122,30 @@ def recorded_settings(family: Family, config: Any, lottery: Lottery) -> dict[str
     the config differs from the paper's preset."""
     differences = paper_differences(family, config)
     return {"rewind_fraction": config.rewind_fraction if lottery.late_rewinding else 0.0,
-            "paper_differences": {k: list(v) for k, v in differences.items()}}
+            "paper_differences": {k: list(v) for k, v in differences.items()},
+            "random_tickets": lottery.random_tickets}
+
+
+def started_with_random_tickets(root: Path, summary: Path | None = None) -> bool:
+    """Whether the run at `root` trains random tickets: as its settings.json, else its published
+    `summary`, records it; for a run recorded before they did, False where a seed has winning tickets at
+    levels 1 and 2 and the run no random ticket at all (a random ticket trains beside level 1's winning
+    one); True for a new run (no settings.json, no summary)."""
+    sources = [read_json(root / "settings.json")] if (root / "settings.json").exists() else []
+    records = [read_json(f) for f in sorted(root.glob("seed_*/level_*/*.json"))]
+    if summary is not None and summary.exists():
+        published = read_json(summary)
+        sources.append(published["settings"])
+        records += published["tickets"]
+    for settings in sources:
+        if "random_tickets" in settings:
+            return settings["random_tickets"]
+    if not sources:
+        return True
+    levels = {(r["seed"], r["level"]) for r in records if r["ticket"] == "winning"}
+    if any(r["ticket"] == "random" for r in records):
+        return True
+    return not any((seed, 1) in levels and (seed, 2) in levels for seed, _ in levels)
 
 
 def run_root(runs_dir: str | Path, family: Family, config: Any, lottery: Lottery) -> Path:

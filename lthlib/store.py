@@ -24,7 +24,7 @@ from filelock import FileLock
 from lthlib.verdicts import output_pruned
 
 SUMMARY_SUFFIX = ".summary.json"
-RECORDED = ("rewind_fraction", "paper_differences")  # in settings.json for readers, not in the run's hash
+RECORDED = ("rewind_fraction", "paper_differences", "random_tickets")  # in settings.json, not in the run's hash
 # config fields that change the tickets but not the dense net (its rewind point is only read off it)
 NOT_DENSE = ("rewind_episodes", "rewind_epochs", "rewind_batches", "rewind_updates", "equal_updates", "max_updates")
 RESULT_COLUMNS = [

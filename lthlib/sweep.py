@@ -30,7 +30,7 @@ from lthlib.siblings import lent_tickets
 from lthlib import parameters
 from lthlib.experiment import check_dense_only, resolve_device
 from lthlib.paths import resolve
-from lthlib.store import executed_seeds, prepare_for_book, publish, published_tickets
+from lthlib.store import executed_seeds, prepare_for_book, publish, published_tickets, summary_path
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,12 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                                                             "precision": config.precision}
                     exclude = fam.lottery_exclude(parameters) if hasattr(fam, "lottery_exclude") else ()
                     lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels,
-                                      exclude=exclude, random_tickets=parameters.get("random_tickets", True))
+                                      exclude=exclude, random_tickets=parameters.get("random_tickets"))
                     item.root, item.config = run_root(runs_dir, fam, config, lottery), config
-                    item.lottery = lottery
+                    # pinned as the run was started where not given, so the notebook trains what is planned
+                    item.lottery = lottery.as_started(item.root, summary_path(item.root, resolve(publish_to))
+                                                      if publish_to is not None else None)
+                    notebook_parameters["random_tickets"] = item.lottery.random_tickets
                     item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
                     item.published = publish_to is not None and is_published(item, publish_to)
                 except (ValueError, FileNotFoundError) as e:

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.7
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -31,7 +31,7 @@ seeds: list = [0]  # independent pruning processes (the paper: 3)
 variant: str = "iterative-late"  # iterative-late | iterative-reset | oneshot-late | oneshot-reset (the paper's ablations: Assault, Breakout, Seaquest)
 levels: int = 10  # pruning iterations after the dense run; level k has 1-(1-p)^k of the weights pruned (the paper: 20)
 pruning_rate: float = 0.2  # p: the fraction of the remaining weights each iteration prunes, in (0, 1)
-random_tickets: bool = True  # False: the dense net and winning tickets only (an ablation variant, judged against the main run's random tickets)
+random_tickets: bool = None  # None: as the run was started (True for a new run) | False: the dense net and winning tickets only (an ablation variant, judged against the main run's random tickets) | True: also random tickets (added to a run without them)
 num_envs: int = 0  # games played in parallel; 0 keeps the preset's
 device: str = "auto"  # torch device: auto (cuda where a GPU is visible, else cpu) | cpu | cuda
 runs_dir: str = "data/runs"  # run directories; relative paths start at the repository root

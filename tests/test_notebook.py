@@ -41,11 +41,17 @@ def test_an_ablation_without_random_tickets_and_their_addition_later_to_the_same
     assert "winning ticket" in names and "random ticket" not in names
     winning_only = load_results(tmp_path / "runs")
     assert sorted(winning_only.ticket) == ["dense", "winning", "winning"]
-    execute(tmp_path, preset="smoke", levels=2, seeds=[0], variant="oneshot-late")  # random tickets asked for later
+    execute(tmp_path, preset="smoke", levels=3, seeds=[0], variant="oneshot-late")  # resumed as it was started
+    resumed = load_results(tmp_path / "runs")
+    assert sorted(resumed.ticket) == ["dense", "winning", "winning", "winning"]  # a level more, no random ticket
+    resumed = resumed[resumed.level <= 2]
+    execute(tmp_path, preset="smoke", levels=2, seeds=[0], variant="oneshot-late", random_tickets=True)  # asked for
     full = load_results(tmp_path / "runs")
+    full = full[full.level <= 2]
     assert full.run.nunique() == 1 and sorted(full.ticket.value_counts().items()) == [("dense", 1), ("random", 2), ("winning", 2)]
     kept = full[full.ticket != "random"].sort_values(["level"]).value.tolist()
-    assert kept == winning_only.sort_values(["level"]).value.tolist()  # the winning tickets were not retrained
+    assert kept == winning_only.sort_values(["level"]).value.tolist() == resumed[resumed.ticket != "random"].sort_values(
+        ["level"]).value.tolist()  # the winning tickets were not retrained
 
 
 @pytest.mark.parametrize(
@@ -64,7 +70,7 @@ def test_an_ablation_without_random_tickets_and_their_addition_later_to_the_same
         ({"overrides": {"epochs": "five"}}, "A2CConfig field 'epochs' must be an integer, got 'five'"),
         ({"overrides": {"epochs": 2.5}}, "A2CConfig field 'epochs' must be an integer, got 2.5"),
         ({"overrides": {"hidden": 64}}, "A2CConfig field 'hidden' must be a list of integers, got 64"),
-        ({"random_tickets": "no"}, "parameter 'random_tickets' must be a bool, got 'no'"),
+        ({"random_tickets": "no"}, "parameter 'random_tickets' must be a bool or None, got 'no'"),
         ({"device": "gpu"}, "device must be 'auto', 'cpu', 'cuda', 'cuda:<n>' or 'mps', got 'gpu'"),
     ],
 )

@@ -97,6 +97,39 @@ def test_a_dry_run_without_random_tickets_counts_the_dense_net_and_winning_ticke
     assert "3 tasks (task x seed x variant), 63 tickets" in capsys.readouterr().out  # 3 x (1 + 20)
 
 
+def test_a_sweep_resumes_a_run_without_random_tickets_as_it_was_started_unless_they_are_asked_for(tmp_path):
+    from lthlib.families.classic_control import FAMILY, config
+    from lthlib.lottery import run_lottery
+    from lthlib.runs import Lottery
+    from lthlib.store import publish, read_json
+
+    ablation = run_lottery(FAMILY, config("CartPole-v0", "smoke"), Lottery("oneshot-late", levels=2, random_tickets=False),
+                           seeds=[0], runs_dir=tmp_path / "runs", progress=False)
+    assert read_json(ablation / "settings.json")["random_tickets"] is False
+
+    def plan(levels=2, **parameters):
+        [item] = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], variants=["oneshot-late"], preset="smoke",
+                            runs_dir=tmp_path / "runs", levels=levels, publish_to=tmp_path / "results", **parameters)
+        return item
+
+    assert plan().parameters["random_tickets"] is False and sweep.is_finished(plan())  # pinned for the notebook
+    assert sweep.tickets_left(plan(levels=3)) == 1  # level 3's winning ticket, and no random ticket
+    assert sweep.tickets_left(plan(random_tickets=True)) == 2  # asked for: the random tickets of levels 1 and 2
+    # a fresh checkout holds the published summary only; one published before settings recorded random_tickets
+    # (winning tickets at levels 1 and 2 and no random ticket) reads as a run without them
+    summary = publish(ablation, tmp_path / "results")
+    published = read_json(summary)
+    del published["settings"]["random_tickets"]
+    summary.write_text(json.dumps(published))
+    for f in ablation.rglob("*.json"):
+        f.unlink()
+    assert plan().parameters["random_tickets"] is False and plan().published
+    assert plan(random_tickets=True).parameters["random_tickets"] is True and not plan(random_tickets=True).published
+    published["tickets"] = [r for r in published["tickets"] if r["level"] < 2]  # cut before level 2: not told apart
+    summary.write_text(json.dumps(published))
+    assert plan().parameters["random_tickets"] is True
+
+
 def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_else_the_familys_other_tasks():
     def run(task, name, config, seconds):
         return {"family": "atari", "task": task, "name": f"atari/{task}/{name}", "config": config, "seconds": seconds}
@@ -138,7 +171,7 @@ def test_the_estimate_counts_a_runs_tickets_from_this_kind_of_cpu_where_it_has_a
     from lthlib.store import run_name
 
     [item] = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], levels=1, runs_dir=tmp_path / "runs")
-    lottery = Lottery(variant="iterative-late", levels=1)  # settings as a run writes them
+    lottery = Lottery(variant="iterative-late", levels=1, random_tickets=True)  # settings as a run writes them
     family = classic_control.FAMILY
     settings = run_settings(family, item.config, lottery) | recorded_settings(family, item.config, lottery)
     kinds = {"AVX2": 800.0, "AVX512": 200.0}
