@@ -140,23 +140,26 @@ def load_results(root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS).astype({"output_pruned": bool})
 
 
-def load_budgets(root: str | Path) -> pd.DataFrame:
+BUDGET_COLUMNS = ["family", "task", "variant", "exclude", "run", "ticket", "seed", "level", "updates", "samples",
+                  "rewind_fraction", "wall_time_s", "cpu", "copied"]
+
+
+def load_budgets(root: str | Path, configs: bool = False) -> pd.DataFrame:
     """What every finished ticket trained on: family, task, variant, exclude, run, ticket, seed, level,
     updates, samples (env steps or tokens), both counted from the ticket's own start (for a late-rewound
     winning ticket, the rewind point), and rewind_fraction (the run's); and what it cost: wall_time_s,
     cpu (the CPU kind that computed it, None where unrecorded) and copied (from a sibling run, which
-    computed it)."""
+    computed it). With `configs`, also config: the run's config (a dict), read in the same pass."""
     rows = [
         {"family": settings["family"], "task": settings["task"], "variant": settings["variant"],
          "exclude": ", ".join(settings.get("exclude", ())), "run": run_name(settings), "ticket": record["ticket"],
          "seed": record["seed"], "level": record["level"], "updates": record["stats"]["updates"],
          "samples": record["stats"]["samples"], "rewind_fraction": settings["rewind_fraction"],
          "wall_time_s": record["wall_time_s"], "cpu": (record.get("machine") or {}).get("cpu_capability"),
-         "copied": bool(record.get("copied_from"))}
+         "copied": bool(record.get("copied_from")), **({"config": settings["config"]} if configs else {})}
         for settings, record in finished_tickets(Path(root))
     ]
-    return pd.DataFrame(rows, columns=["family", "task", "variant", "exclude", "run", "ticket", "seed", "level",
-                                       "updates", "samples", "rewind_fraction", "wall_time_s", "cpu", "copied"])
+    return pd.DataFrame(rows, columns=BUDGET_COLUMNS + (["config"] if configs else []))
 
 
 def variant_runs(root: str | Path) -> list[Path]:
@@ -168,14 +171,6 @@ def variant_runs(root: str | Path) -> list[Path]:
         path.parent for path in sorted(root.parent.glob("*/settings.json"))
         if path.parent != root and same(read_json(path))
     ]
-
-
-def run_configs(root: str | Path) -> dict[str, dict[str, Any]]:
-    """{"<family>/<task>/<run>": its config} for every run and published summary under `root` (the keys of
-    `load_budgets`' rows)."""
-    settings = [read_json(f) for f in Path(root).rglob("settings.json")]
-    settings += [read_json(f)["settings"] for f in Path(root).rglob(f"*{SUMMARY_SUFFIX}")]
-    return {f"{s['family']}/{s['task']}/{run_name(s)}": s["config"] for s in settings}
 
 
 def load_layer_sparsity(root: str | Path) -> pd.DataFrame:

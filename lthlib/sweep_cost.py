@@ -14,7 +14,7 @@ from lthlib.configs import hashed_fields
 from lthlib.gpu_estimate import gpu_hours_per_ticket
 from lthlib.lottery import machine
 from lthlib.paths import resolve
-from lthlib.store import load_budgets, run_configs
+from lthlib.store import load_budgets
 from lthlib.sweep import FAMILIES, SweepTask, tickets_left
 
 def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") -> pd.DataFrame:
@@ -31,11 +31,11 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     fp32 on an AVX2 CPU (Berzerk) and ~230 s in bf16 on an AVX-512 BF16 one (Krull).
     """
     here = machine()["cpu_capability"]
-    budgets, measured_configs = load_budgets(resolve(measured_from)), run_configs(resolve(measured_from))
+    budgets = load_budgets(resolve(measured_from), configs=True)
     runs = {}
     for (family, task, run), tickets in budgets[~budgets.copied].groupby(["family", "task", "run"], sort=False):
         name = f"{family}/{task}/{run}"
-        runs[name] = {"family": family, "task": task, "name": name, "config": measured_configs[name],
+        runs[name] = {"family": family, "task": task, "name": name, "config": tickets.config.iloc[0],
                       "seconds": tickets.wall_time_s.tolist(), "kinds": tickets.cpu.tolist()}
     tickets: dict[tuple[str, str, str], int] = {}
     configs = {}
