@@ -152,6 +152,7 @@ def test_ranks_must_split_the_sub_batches_evenly():
         T.config("", "smoke", update_freq=3, ranks=2)
 
 
+@needs_data
 def test_a_sweep_task_given_several_gpus_trains_each_ticket_on_all_of_them(tmp_path):
     from lthlib.sweep import plan
 
