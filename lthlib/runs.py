@@ -11,7 +11,7 @@ from typing import Any
 from lthlib.configs import hashed_fields, paper_differences
 from lthlib.family import Family
 from lthlib.pruning import check_pruning_rate
-from lthlib.store import read_json, run_name
+from lthlib.store import finished_tickets, read_json, run_name
 
 # variant -> (iterative pruning?, late rewinding?)
 VARIANTS = {
@@ -131,20 +131,18 @@ def started_with_random_tickets(root: Path, summary: Path | None = None) -> bool
     `summary`, records it; for a run recorded before they did, False where a seed has winning tickets at
     levels 1 and 2 and the run no random ticket at all (a random ticket trains beside level 1's winning
     one); True for a new run (no settings.json, no summary)."""
-    sources = [read_json(root / "settings.json")] if (root / "settings.json").exists() else []
-    records = [read_json(f) for f in sorted(root.glob("seed_*/level_*/*.json"))]
-    if summary is not None and summary.exists():
-        published = read_json(summary)
-        sources.append(published["settings"])
-        records += published["tickets"]
-    for settings in sources:
-        if "random_tickets" in settings:
-            return settings["random_tickets"]
+    published = read_json(summary) if summary is not None and summary.exists() else None
+    sources = ([read_json(root / "settings.json")] if (root / "settings.json").exists() else []) + (
+        [published["settings"]] if published else [])
     if not sources:
         return True
-    levels = {(r["seed"], r["level"]) for r in records if r["ticket"] == "winning"}
+    recorded = [settings["random_tickets"] for settings in sources if "random_tickets" in settings]
+    if recorded:
+        return recorded[0]
+    records = [record for _, record in finished_tickets(root)] + (published["tickets"] if published else [])
     if any(r["ticket"] == "random" for r in records):
         return True
+    levels = {(r["seed"], r["level"]) for r in records if r["ticket"] == "winning"}
     return not any((seed, 1) in levels and (seed, 2) in levels for seed, _ in levels)
 
 
