@@ -9,7 +9,7 @@ import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, is_control, judged_levels, keeps_paper_share, learned, main_runs
 from lthlib.configs import PAPER_REWIND_SHARE
-from lthlib.verdicts import MIN_SEEDS, compare, margin_for
+from lthlib.verdicts import MIN_SEEDS, compare, holm, margin_for
 
 SHOWN, PARTLY, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
     "shown", "partly shown", "not shown", "indicative", "not testable here", "pending")
@@ -129,6 +129,17 @@ def levels_won(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd
                levels: list[int]) -> list[int]:
     """Levels at which ticket kind a[0] of run a[1] beats ticket kind b[0] of run b[1] under the rule."""
     return [k for k, c in comparisons(rows, a, b, levels).items() if c.better]
+
+
+def some_levels_won(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame],
+                    levels: list[int]) -> list[int]:
+    """Levels at which a[0] beats b[0], for a claim that it does so at *some* level: a judged level's test
+    must also survive Holm's correction for the judged levels tried (`verdicts.holm`); a level on fewer
+    seeds counts by its mean, as `levels_won` does, and leaves the part indicative."""
+    tried = comparisons(rows, a, b, levels)
+    judged = {k: c for k, c in tried.items() if c.judged}
+    passed = dict(zip(judged, holm([c.p_value for c in judged.values()])))
+    return [k for k, c in tried.items() if (passed[k] and c.gain > c.margin if c.judged else c.better)]
 
 
 def paired_seeds(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame], levels: list[int]) -> int:

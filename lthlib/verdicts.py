@@ -81,6 +81,19 @@ def compare(a: pd.Series, b: pd.Series, margin: float, higher_is_better: bool = 
     return Comparison(n, gain, margin, p_value)
 
 
+def holm(p_values: list[float]) -> list[bool]:
+    """Which of m tests reject under Holm's step-down procedure at family-wise level ALPHA: the k-th
+    smallest p (k = 0, 1, ...) must be below ALPHA / (m - k), and the first that is not stops the rest.
+    For claims that something happens at *some* level: tested one by one at ALPHA, one of ten levels
+    where nothing happens would pass by chance alone up to 40% of the time (1 - 0.95^10)."""
+    reject = [False] * len(p_values)
+    for k, i in enumerate(np.argsort(p_values)):
+        if not p_values[i] < ALPHA / (len(p_values) - k):
+            break
+        reject[i] = True
+    return reject
+
+
 def equivalent(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, int, float]:
     """Whether A and B are within `margin` of each other on average over paired seeds: (holds, seeds, |mean d|)."""
     seeds = a.index.intersection(b.index)
@@ -112,6 +125,10 @@ def rules() -> list[str]:
         f"A beats B (a winning ticket its random ticket at one level, or one variant's winning tickets "
         f"another's): the mean paired difference over seeds exceeds a practical margin ({margins}) and a "
         f"one-sided paired t-test gives p < {ALPHA} over at least {MIN_SEEDS} seeds.",
+        f"A claim that A beats B at *some* level counts a level only where its test also survives Holm's "
+        f"correction for the m levels tried (the k-th smallest p below {ALPHA} / (m − k), k = 0, 1, …): tested "
+        f"one by one, one of ten levels would pass by chance up to 40% of the time. A claim at every level, or "
+        f"at a share of them, needs no correction.",
         f"With fewer than {MIN_SEEDS} seeds no claim is shown or not shown: it is *indicative*, and its "
         "evidence says how many seeds.",
         "Levels where an output layer is entirely pruned (" + "; ".join(

@@ -327,7 +327,8 @@ def test_runs_part_way_through_a_seed_are_compared_on_the_levels_each_seed_has_i
     reset = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.76, [w + 0.1 for w in wt], [w + 0.3 for w in wt],
                   "iterative-reset").query("seed == 2")
     card = scorecard(pd.concat([late, reset])).set_index("claim")
-    assert "worse at levels 1–4 of 1–4 (indicative: 1 seed)" in card.loc[
+    assert "worse at intermediate levels 2–3 of 2–3 (Holm-corrected); at the ends (levels 1, 4): 1, 4 (indicative: " \
+        "1 seed)" in card.loc[
         "Without late rewinding only intermediate levels suffer", "our evidence"]
     converge = card.loc["Iterative with and without late rewinding converge past ~91% pruned"]
     assert converge.status == PENDING and "nan" not in converge["our evidence"]
@@ -366,3 +367,33 @@ def test_each_main_run_is_listed_with_the_seeds_its_executed_notebook_shows(tmp_
     scopes = pd.concat([table("transformer_mt", "Multi30k", "bleu", 24, (28,), (25,), exclude=exclude)
                         for exclude in ("", "embedding.*")])
     assert executed_notebooks(scopes, tmp_path).pruned.tolist() == ["everything", "all but embedding.*"]
+
+
+def test_holm_steps_down_and_stops_at_the_first_p_that_fails():
+    from lthlib.verdicts import holm
+
+    assert holm([0.03, 0.001, 0.02]) == [True, True, True]  # 0.001 < 0.05/3, 0.02 < 0.05/2, 0.03 < 0.05
+    assert holm([0.04, 0.001, 0.03]) == [False, True, False]  # 0.03 > 0.05/2 stops it: 0.04 < 0.05 is not tried
+    assert holm([0.006] + [0.5] * 9) == [False] * 10  # 0.006 > 0.05/10
+    assert holm([]) == []
+
+
+def test_a_claim_at_some_level_counts_a_level_only_past_holms_correction():
+    """Qbert's claim "WT raises the reward above the dense net" tried at 10 levels: one level a little above
+    the dense net on every seed (p between 0.005 and 0.05) passes the rule on its own, not among ten."""
+    from lthlib.claims import levels_won
+
+    claim = "WT raises the reward above the dense net on Berzerk and Qbert"
+    one_level = table("atari", "Qbert", "reward", 500, [480] * 4 + [527] + [480] * 5, [400] * 10)
+    level_5 = compare(one_level.query("ticket == 'winning' and level == 5").set_index("seed").value,
+                      one_level.query("ticket == 'dense'").set_index("seed").value, margin=25)
+    assert level_5.gain == pytest.approx(27) and 0.005 < level_5.p_value < 0.05
+    dense = pd.concat([one_level[one_level.ticket == "dense"].assign(level=k, ticket="dense@") for k in range(1, 11)])
+    assert levels_won(one_level, ("winning", one_level), ("dense@", dense), list(range(1, 11))) == [5]  # uncorrected
+    card = scorecard(one_level, random_policy={"Qbert": 150.0}).set_index("claim")
+    assert card.loc[claim, "status"] == NOT_SHOWN
+    assert "Qbert: WT above the dense 500.0 at levels none of 1–10, Holm-corrected (best mean WT 527.0, level 5)" in \
+        card.loc[claim, "our evidence"]
+    two_levels = table("atari", "Qbert", "reward", 500, [480] * 4 + [600, 610] + [480] * 4, [400] * 10)
+    evidence = scorecard(two_levels, random_policy={"Qbert": 150.0}).set_index("claim").loc[claim, "our evidence"]
+    assert "at levels 5–6 of 1–10, Holm-corrected" in evidence
