@@ -255,7 +255,7 @@ def trained_longer(df: pd.DataFrame, metric: str, higher_is_better: bool = True)
 
 
 LINEAGE_COLUMNS = ["task", "pruned", "budgets", "level", "seeds", "dense", "dense, trained the lineage's budgets", "WT",
-                   "WT − dense", "WT − longer dense", "p", "WT better than the longer dense net"]
+                   "WT − dense", "WT − longer dense", "p", "WT better than the longer dense net", "RT", "RT − longer dense"]
 
 
 def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
@@ -266,7 +266,9 @@ def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True
     (same seed, same batches) for B budgets in one run. Per task, pruning scope and B, seed-paired: the
     dense net, the control, and the iterative-late winning tickets at level B - 1. A winning ticket
     that beats its dense net but not the control has gained what more training gives, not what sparsity
-    does; one that beats the control too is better than its lineage's compute buys a dense net."""
+    does; one that beats the control too is better than its lineage's compute buys a dense net. The random
+    tickets at that level, where the run has them, are set beside it too (mean, and mean paired gap): they
+    inherit the lineage's mask but none of its weights, and train one budget."""
     rows, scores = [], df[df.metric == metric]
     sign = 1.0 if higher_is_better else -1.0
     controls = scores[scores.lineage_budgets > 1]
@@ -278,6 +280,7 @@ def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True
             seeds = sorted(set(longer.index) & set(dense.index) & set(wt.index))
             if not seeds:
                 continue
+            rt = by_seed(run, "random", budgets - 1).reindex(seeds)  # NaN where the run has no random tickets
             vs_longer = compare(wt[seeds], longer[seeds], margin_for(family, dense[seeds].mean(), task), higher_is_better)
             rows.append({
                 "task": task, "pruned": exclude and f"all but {exclude}" or "everything", "budgets": budgets,
@@ -287,5 +290,6 @@ def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True
                 "WT − longer dense": round(sign * vs_longer.gain, 4), "p": round(vs_longer.p_value, 3),
                 "WT better than the longer dense net": ("yes" if vs_longer.better else "no")
                 + ("" if vs_longer.judged else " (indicative)"),
+                "RT": round(rt.mean(), 4), "RT − longer dense": round(sign * (rt - longer[seeds]).mean(), 4),
             })
     return pd.DataFrame(rows, columns=LINEAGE_COLUMNS)

@@ -155,3 +155,5 @@ def test_the_lineage_control_plays_the_dense_nets_episodes_first_then_as_many_mo
     assert longer["history"]["epoch_mean_reward"][:cfg.epochs] == dense["history"]["epoch_mean_reward"]
     row = lineage_trained(load_results(tmp_path), "reward").iloc[0]
     assert (row["level"], row["seeds"], row["dense, trained the lineage's budgets"]) == (2, 1, round(longer["metrics"]["reward"], 4))
+    random = read_json(root / "seed_0" / "level_02" / "random.json")["metrics"]["reward"]  # the mask, not the weights
+    assert (row["RT"], row["RT − longer dense"]) == (round(random, 4), round(random - longer["metrics"]["reward"], 4))

@@ -201,6 +201,7 @@ def test_the_lineage_control_trains_the_dense_net_on_for_as_many_budgets_as_an_i
     assert (row["level"], row["seeds"], row["WT"]) == (1, 1, round(wt, 4))
     assert row["dense, trained the lineage's budgets"] == round(longer["metrics"]["bleu"], 4)
     assert row["WT better than the longer dense net"].endswith("(indicative)")
+    assert math.isnan(row["RT"])  # a run without random tickets
     assert trained_longer(df, "bleu").empty  # the longer_by_rewind control's table leaves it out
     with pytest.raises(ValueError, match="lineage_budgets trains a dense net only.*set levels 0, got 2"):
         experiment.prepare(T.FAMILY, "Multi30k", "smoke", "iterative-late", 0.2, 2, [0], lineage_budgets=3)
