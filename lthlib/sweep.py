@@ -251,6 +251,8 @@ def publish_notebooks(grid: list[SweepTask], publish_to: str | Path, progress: b
     published = []
     for root, item in sorted({i.root: i for i in grid if i.root is not None and i.root.exists()}.items()):
         levels, random_tickets = item.parameters["levels"], item.parameters.get("random_tickets", True)
+        if levels == 0:  # a dense-only run (a control) has no curve to show: the chapters' tables read its summary
+            continue
         seeds = sorted(seed for seed in (int(d.name.removeprefix("seed_")) for d in root.glob("seed_*"))
                        if tickets_done(root, [seed], levels, random_tickets) >= planned_tickets(item))
         out = resolve(publish_to) / item.family / item.task / f"{root.name}.ipynb"

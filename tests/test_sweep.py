@@ -130,6 +130,22 @@ def test_a_sweep_resumes_a_run_without_random_tickets_as_it_was_started_unless_t
     assert plan().parameters["random_tickets"] is True
 
 
+def test_a_dense_only_control_publishes_its_summary_and_no_notebook(tmp_path):
+    """A lineage control trains the dense net alone: its executed notebook would draw no curve and show the
+    dense net as "the sparsest winning ticket", so the book gets its summary, for the chapters' tables, only."""
+    from lthlib.families.classic_control import FAMILY, config
+    from lthlib.lottery import run_lottery
+    from lthlib.runs import Lottery
+
+    control = run_lottery(FAMILY, config("CartPole-v0", "smoke", lineage_budgets=2), Lottery(levels=0), seeds=[0],
+                          runs_dir=tmp_path / "runs", progress=False)
+    grid = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], preset="smoke", runs_dir=tmp_path / "runs",
+                      levels=0, overrides={"lineage_budgets": 2})
+    assert grid[0].root == control and sweep.is_finished(grid[0])
+    assert sweep.publish_notebooks(grid, tmp_path / "results", progress=False) == []
+    assert not list((tmp_path / "results").rglob("*.ipynb"))
+
+
 def test_the_estimate_measures_on_the_run_with_the_targets_config_else_the_task_else_the_familys_other_tasks():
     def run(task, name, config, seconds):
         return {"family": "atari", "task": task, "name": f"atari/{task}/{name}", "config": config, "seconds": seconds}
