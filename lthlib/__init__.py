@@ -1,11 +1,15 @@
 """lthlib: lottery tickets beyond image classification (Yu et al., ICLR 2020), as a thin library."""
 
-from lthlib.lottery import run_lottery
-from lthlib.runs import VARIANTS, Lottery
-from lthlib.masked import MaskedTraining
-from lthlib.masks import Mask
-from lthlib.pruning import fraction_pruned_at, prune_global
-from lthlib.store import load_results, publish
+from lthlib import arithmetic
+
+arithmetic.apply()  # before anything computes with torch: LTH_ARITHMETIC=portable (see lthlib.arithmetic)
+
+from lthlib.lottery import run_lottery  # noqa: E402
+from lthlib.runs import VARIANTS, Lottery  # noqa: E402
+from lthlib.masked import MaskedTraining  # noqa: E402
+from lthlib.masks import Mask  # noqa: E402
+from lthlib.pruning import fraction_pruned_at, prune_global  # noqa: E402
+from lthlib.store import load_results, publish  # noqa: E402
 
 __all__ = [
     "VARIANTS", "Lottery", "Mask", "MaskedTraining", "fraction_pruned_at", "load_results",

@@ -16,11 +16,11 @@ import gc
 import math
 import multiprocessing
 import os
-import platform
 import signal
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from lthlib import resume
 from lthlib.family import Family
+from lthlib.machine import differences, machine
 from lthlib.masks import Mask
 from lthlib.progress import TextProgress
 from lthlib.pruning import fraction_pruned_at, prune_global
@@ -38,29 +39,6 @@ from lthlib.runs import (Lottery, check_seeds, derived_seed, levels_in_training,
                          run_settings, tickets_done)
 from lthlib.siblings import reuse_sibling_tickets
 from lthlib.store import atomic_torch_save, atomic_write_json, read_json
-
-
-def machine() -> dict:
-    """What computed a ticket. torch picks its kernels, and so their rounding, by CPU kind (AVX-512, AVX2)
-    and GPU: the same settings and seed give the same numbers on one kind of machine, other numbers on
-    another (e.g. a Transformer dense net's BLEU moved by ~1), so a ticket's record says which ran it.
-    Within one kind the CPU model can matter too (oneDNN's bf16 kernels: Qbert's bf16 dense net scored
-    267.2 on one AVX-512 machine and 237.5 on another, same run), so `cpu` names it."""
-    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu": cpu_model(), "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
-
-
-def cpu_model() -> str | None:
-    """The CPU's name, family and model, and its bf16 arithmetic (Linux's /proc/cpuinfo; elsewhere what
-    the platform says), e.g. "AMD EPYC (family 25, model 17; avx512_bf16)"."""
-    try:
-        first = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
-    except OSError:
-        return platform.processor() or None
-    fields = dict((k.strip(), v.strip()) for k, _, v in (line.partition(":") for line in first.splitlines()))
-    bf16 = sorted(set(fields.get("flags", "").split()) & {"avx512_bf16", "amx_bf16"})
-    return (f"{fields.get('model name', '?')} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}"
-            + (f"; {', '.join(bf16)}" if bf16 else "") + ")")
 
 
 def _record(ticket: str, seed: int, level: int, mask: Mask, result: dict, wall: float) -> dict:
@@ -113,15 +91,34 @@ def ticket_config(family: Family, config: Any, root: Path, seed: int) -> Any:
     return family.ticket_config(config, read_json(level_dir(root, seed, 0) / "dense.json"))
 
 
-def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, rewind_hook=None):
-    """Train one ticket and write its record; families with long tickets (`resumes_inside_ticket`) also
-    save their training state as they go, so that a killed ticket resumes (see lthlib.resume)."""
-    start = time.perf_counter()
-    extra = {}
-    if getattr(family, "resumes_inside_ticket", False):
-        extra["checkpoint"] = resume.for_config(out / f"{ticket}.resume.pt", config)
-    result = family.train(model, mask, config, derived_seed(seed, level, ticket), rewind_hook, **extra)
-    record = _record(ticket, seed, level, mask, result, time.perf_counter() - start)
+@contextmanager
+def pinned_threads(threads: int | None):
+    """torch's thread count for one ticket, restored after. On some CPUs (Intel with AMX) the LSTM's and the
+    Transformer's numbers depend on it, so a ticket trains on the run's count wherever it runs: in the
+    notebook's own process or in a worker, fresh or resumed."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, rewind_hook=None, threads=None):
+    """Train one ticket on `threads` torch threads and write its record; families with long tickets
+    (`resumes_inside_ticket`) also save their training state as they go, so that a killed ticket resumes
+    (see lthlib.resume). A ticket resumed on another machine, kernels or thread count says so, on the
+    terminal and in its record (`resumed_from`): its numbers are no longer those of an uninterrupted one."""
+    with pinned_threads(threads):
+        start = time.perf_counter()
+        extra = {}
+        if getattr(family, "resumes_inside_ticket", False):
+            extra["checkpoint"] = resume.for_config(out / f"{ticket}.resume.pt", config)
+        result = family.train(model, mask, config, derived_seed(seed, level, ticket), rewind_hook, **extra)
+        record = _record(ticket, seed, level, mask, result, time.perf_counter() - start)
+    changed = extra["checkpoint"].machine_changes if extra else {}
+    if changed:
+        record["resumed_from"] = {k: before for k, (before, _) in changed.items()}
     if ticket != "random":
         atomic_torch_save(model.state_dict(), out / "trained.pt")
     atomic_write_json(record, out / f"{ticket}.json")
@@ -146,8 +143,9 @@ def _ensure_mask(root: Path, seed: int, level: int, lottery: Lottery) -> Path:
 
 
 def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Path, on_ticket=None,
-             tickets: str = "all", poll_s: float = 2.0) -> None:
-    """All levels of one seed; skips what is already on disk.
+             tickets: str = "all", poll_s: float = 2.0, threads: int | None = None) -> None:
+    """All levels of one seed, each ticket on `threads` torch threads (None: as many as now); skips what
+    is already on disk.
 
     tickets="winning" trains the dense net and the winning tickets and writes every mask;
     tickets="random" trains the random tickets, each as soon as its level's mask is on disk. The two
@@ -180,7 +178,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
         if not (dense_dir / "dense.resume.pt").exists():  # a dense net resumed past its rewind point wrote it before
             rewind_path.unlink(missing_ok=True)
         _train_ticket(family, config, model, mask, seed, 0, "dense", dense_dir,
-                      capture_rewind_point if lottery.late_rewinding else None)
+                      capture_rewind_point if lottery.late_rewinding else None, threads)
         if lottery.late_rewinding and not rewind_path.exists():
             raise RuntimeError("the trainer never reached its rewind point: train longer or rewind earlier")
         on_ticket()
@@ -194,7 +192,8 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
             mask = Mask.load(_ensure_mask(root, seed, level, lottery))
             rewind_state = torch.load(rewind_path if lottery.late_rewinding else init_path, weights_only=True)
             model = winning_ticket(family, config, mask, rewind_state)
-            _train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "winning", out)
+            _train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "winning", out,
+                          threads=threads)
             on_ticket()
         if train_random and not (out / "random.json").exists():
             if train_winning:
@@ -205,7 +204,8 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
                 continue
             mask = Mask.load(out / "mask.pt")
             model = random_ticket(family, config, mask, derived_seed(seed, level, "random-init"))
-            _train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "random", out)
+            _train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "random", out,
+                          threads=threads)
             on_ticket()
 
 
@@ -217,6 +217,11 @@ def split_seeds(seeds: int, workers: int, levels: int) -> bool:
     workers that splits 1 or 3 seeds (3 seeds: 63 instead of 82 at 20 levels), not 2.
     """
     return levels > 0 and math.ceil(2 * seeds / workers) * (1 + levels) < math.ceil(seeds / workers) * (1 + 2 * levels)
+
+
+def default_threads(workers: int) -> int:
+    """torch threads per ticket where the run names none: the machine's cores shared by the workers."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def _stop_with_parent() -> None:
@@ -231,7 +236,7 @@ def _stop_with_parent() -> None:
 def _run_seed_in_worker(family, config, lottery, seed, root, threads, tickets):
     _stop_with_parent()
     torch.set_num_threads(threads)
-    run_seed(family, config, lottery, seed, root, tickets=tickets)
+    run_seed(family, config, lottery, seed, root, tickets=tickets, threads=threads)
 
 
 def run_lottery(
@@ -244,11 +249,13 @@ def run_lottery(
     progress: bool = True,
     log: TextIO | None = None,
     on_ticket: Callable[[Path], None] | None = None,
+    threads: int | None = None,
 ) -> Path:
     """Run (or resume) every seed of a lottery experiment; returns the run's root directory.
 
-    With workers > 1 the work runs in that many processes (each with cpu_count // workers torch
-    threads): whole seeds side by side, or, where that finishes sooner (see `split_seeds`), each
+    Every ticket trains on `threads` torch threads (default: cpu_count // workers), in this process
+    as in a worker, and its record says how many (`machine.threads`). With workers > 1 the work runs
+    in that many processes: whole seeds side by side, or, where that finishes sooner (see `split_seeds`), each
     seed's random tickets in a process of their own next to its winning tickets. Either way the results
     are the same. The bar counts finished tickets on disk, so it also shows what earlier runs did; with
     `log` (e.g. the terminal under papermill) each finished ticket also prints a line of text there.
@@ -258,6 +265,9 @@ def run_lottery(
     seeds = check_seeds(seeds)
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    threads = default_threads(workers) if threads is None else threads
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive integer (torch threads per ticket), got {threads!r}")
     root = run_root(runs_dir, family, config, lottery)
     lottery = lottery.as_started(root)
     atomic_write_json(run_settings(family, config, lottery) | recorded_settings(family, config, lottery),
@@ -279,9 +289,8 @@ def run_lottery(
     try:
         if workers == 1:
             for seed in seeds:
-                run_seed(family, config, lottery, seed, root, on_ticket=refresh)
+                run_seed(family, config, lottery, seed, root, on_ticket=refresh, threads=threads)
         else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
             context = multiprocessing.get_context("spawn")
             split = lottery.random_tickets and split_seeds(len(seeds), workers, lottery.levels)
             # a seed's winning part is queued before its random part, so a random part never holds a

@@ -10,12 +10,15 @@ record is written. What a family cannot restore (an emulator's state) it documen
 
 from __future__ import annotations
 
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
+from lthlib.machine import differences, machine
 from lthlib.store import atomic_torch_save
 
 
@@ -57,12 +60,22 @@ class TicketCheckpoint:
         self.path = Path(path)
         self.every_minutes, self.every_updates = every_minutes, every_updates
         self._last = time.monotonic()
+        self.machine_changes: dict = {}  # {field: (saved on, now)} of a resume on another machine (lthlib.machine)
 
     def restore(self) -> dict | None:
-        """The last saved state, or None when the ticket starts afresh."""
+        """The last saved state, or None when the ticket starts afresh. A state saved on another machine,
+        other kernels or another thread count is restored all the same, and said so on the terminal."""
         if not self.path.exists():
             return None
-        return torch.load(self.path, weights_only=True)
+        saved = torch.load(self.path, weights_only=True)
+        self.machine_changes = differences(saved.pop("machine", None), machine())
+        if self.machine_changes:
+            changes = "; ".join(f"{k} {a!r} -> {b!r}" for k, (a, b) in self.machine_changes.items())
+            message = (f"{self.path.name}: resuming a ticket saved on another machine or thread count ({changes}): "
+                       f"it will not end with the numbers of an uninterrupted ticket; its record says so (resumed_from)")
+            warnings.warn(message, stacklevel=2)
+            print("warning:", message, file=sys.__stderr__, flush=True)
+        return saved
 
     def due(self, update: int) -> bool:
         if self.every_updates:
@@ -72,7 +85,7 @@ class TicketCheckpoint:
     def save_if_due(self, update: int, state: Callable[[], dict[str, Any]]) -> None:
         """Save `state()` (built only when a save is due) after `update` updates."""
         if self.due(update):
-            atomic_torch_save(state(), self.path)
+            atomic_torch_save({**state(), "machine": machine()}, self.path)
             self._last = time.monotonic()
 
     def clear(self) -> None:

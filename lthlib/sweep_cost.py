@@ -12,7 +12,7 @@ import pandas as pd
 
 from lthlib.configs import hashed_fields
 from lthlib.gpu_estimate import gpu_hours_per_ticket
-from lthlib.lottery import machine
+from lthlib.machine import machine
 from lthlib.paths import resolve
 from lthlib.store import load_budgets
 from lthlib.sweep import FAMILIES, SweepTask, tickets_left

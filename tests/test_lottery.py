@@ -8,7 +8,8 @@ import torch
 
 from lthlib import Lottery, Mask, load_results, publish, run_lottery
 from lthlib.families.classic_control import FAMILY, config
-from lthlib.lottery import level_dir, machine, run_root, split_seeds
+from lthlib.lottery import level_dir, run_root, split_seeds
+from lthlib.machine import machine
 from lthlib.analysis import grid_cost
 from lthlib.store import load_budgets, read_json
 
@@ -166,14 +167,23 @@ def test_published_summary_loads_like_the_run(tmp_path):
     assert from_summary.equals(from_run)
 
 
-def test_every_ticket_record_says_which_kind_of_machine_computed_it(tmp_path):
-    root = run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path / "runs", progress=False)
+def test_every_ticket_record_says_which_machine_kernels_and_threads_computed_it(tmp_path):
+    threads_before = torch.get_num_threads()
+    pinned = 1 if threads_before != 1 else 2
+    root = run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path / "runs", progress=False,
+                       threads=pinned)
+    assert torch.get_num_threads() == threads_before  # pinned for each ticket only
     records = [json.loads(p.read_text()) for p in sorted(root.glob("seed_0/level_*/*.json"))]
     assert len(records) == 3  # dense, winning, random
+    here = machine()
     for record in records:
+        assert record["machine"]["threads"] == pinned
         assert record["machine"]["torch"] == torch.__version__
         assert record["machine"]["cpu_capability"] in {"DEFAULT", "VSX", "ZVECTOR", "AVX2", "AVX512", "SVE256"}
-        assert record["machine"]["cpu"] == machine()["cpu"] is not None  # the CPU model too
+        assert record["machine"]["cpu"] == here["cpu"] is not None  # the CPU model too
+        for field in ("mkl", "onednn", "mkl_branch", "onednn_isa", "isa", "arithmetic"):
+            assert record["machine"][field] == here[field]
+    assert here["onednn"].count(".") == 2 and here["arithmetic"] == "native"
     summary = json.loads(publish(root, tmp_path / "results").read_text())
     assert [t["machine"] for t in summary["tickets"]] == [r["machine"] for r in records]
 
@@ -213,6 +223,13 @@ def test_a_run_cut_short_has_published_every_ticket_it_finished(tmp_path):
     assert sorted(zip(summary.level, summary.ticket)) == [(0, "dense"), (1, "random"), (1, "winning")]
 
 
+def test_threads_must_be_a_positive_integer(tmp_path):
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match=f"threads must be a positive integer.*got {bad!r}"):
+            run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path, progress=False, threads=bad)
+    assert not any(tmp_path.iterdir())  # refused before anything is written
+
+
 def test_split_seeds_picks_whichever_finishes_sooner():
     assert split_seeds(1, 2, 20) and split_seeds(3, 2, 20) and split_seeds(3, 6, 20)
     assert not split_seeds(2, 2, 20) and not split_seeds(4, 2, 20) and not split_seeds(1, 2, 0)
@@ -221,12 +238,11 @@ def test_split_seeds_picks_whichever_finishes_sooner():
 @pytest.mark.parametrize("seeds", [[0], [0, 1, 2]])
 def test_random_tickets_run_beside_the_winning_tickets_with_the_same_results(tmp_path, seeds):
     """workers=2 for one or three seeds: a second process trains each seed's random tickets as masks appear."""
-    torch.set_num_threads(1)  # as in each worker, so that both runs do the same arithmetic
     levels = 2 if len(seeds) == 1 else 1
     sequential = run_lottery(FAMILY, SMOKE, Lottery(levels=levels), seeds=seeds, runs_dir=tmp_path / "a",
-                             progress=False)
+                             progress=False, threads=1)  # as each of the 2 workers, so both do the same arithmetic
     parallel = run_lottery(FAMILY, SMOKE, Lottery(levels=levels), seeds=seeds, runs_dir=tmp_path / "b", workers=2,
-                           progress=False)
+                           progress=False, threads=1)
     a, b = load_results(sequential), load_results(parallel)
     assert len(a) == len(b) == len(seeds) * (1 + 2 * levels)  # dense + WT and RT per level
     columns = ["seed", "level", "ticket", "fraction_pruned", "metric", "value"]

@@ -97,8 +97,19 @@ def save_if_due(self, update, state):
             os.kill(os.getpid(), signal.SIGKILL)
     original(self, update, state)
 resume.TicketCheckpoint.save_if_due = save_if_due
-run_seed(L.FAMILY, L.config("smoke", resume_every_updates=6), Lottery(levels=1), 0, Path(sys.argv[1]))
+run_seed(L.FAMILY, L.config("smoke", resume_every_updates=6), Lottery(levels=1), 0, Path(sys.argv[1]),
+         threads=int(sys.argv[2]))
 """
+
+
+def killed_at_update_24(run: Path, threads: int) -> Path:
+    """`run`'s LSTM seed 0, SIGKILLed in a child process on `threads` torch threads; its dense net's directory."""
+    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_CHILD), str(run), str(threads)],
+                            cwd=ROOT, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    dense = run / "seed_0/level_00"
+    assert (dense / "dense.resume.pt").exists() and not (dense / "dense.json").exists()
+    return dense
 
 
 @needs_wikitext
@@ -110,15 +121,12 @@ def test_a_ticket_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path)
     from lthlib.runs import Lottery
 
     cfg, lottery = L.config("smoke", resume_every_updates=6), Lottery(levels=1)
-    killed = subprocess.run([sys.executable, "-c", textwrap.dedent(KILLED_CHILD), str(tmp_path / "killed")],
-                            cwd=ROOT, capture_output=True, text=True)
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    dense = tmp_path / "killed/seed_0/level_00"
-    assert (dense / "dense.resume.pt").exists() and not (dense / "dense.json").exists()
+    dense = killed_at_update_24(tmp_path / "killed", threads=2)
     assert torch.load(dense / "dense.resume.pt", weights_only=True)["updates"] == 18  # the last save before the kill
 
-    run_seed(L.FAMILY, cfg, lottery, 0, tmp_path / "killed")  # the rerun resumes the dense net at update 18
-    run_seed(L.FAMILY, cfg, lottery, 0, tmp_path / "whole")
+    run_seed(L.FAMILY, cfg, lottery, 0, tmp_path / "killed", threads=2)  # the rerun resumes the dense net at update 18
+    run_seed(L.FAMILY, cfg, lottery, 0, tmp_path / "whole", threads=2)
+    assert "resumed_from" not in json.loads((dense / "dense.json").read_text())
     for ticket in ("level_00/dense.json", "level_01/winning.json", "level_01/random.json"):
         a, b = (json.loads((tmp_path / run / "seed_0" / ticket).read_text()) for run in ("killed", "whole"))
         assert (a["metrics"], a["history"], a["stats"]) == (b["metrics"], b["history"], b["stats"]), ticket
@@ -126,6 +134,21 @@ def test_a_ticket_killed_with_sigkill_resumes_from_its_last_checkpoint(tmp_path)
         a, b = (torch.load(tmp_path / run / "seed_0" / name, weights_only=True) for run in ("killed", "whole"))
         assert all(torch.equal(a[k], b[k]) for k in a), name
     assert not list((tmp_path / "killed").rglob("*.resume.pt"))  # a finished ticket deletes its checkpoint
+
+
+@needs_wikitext
+def test_a_ticket_resumed_on_another_thread_count_says_so_on_the_terminal_and_in_its_record(tmp_path, capfd):
+    from lthlib.families import lstm_lm as L
+    from lthlib.lottery import run_seed
+    from lthlib.runs import Lottery
+
+    dense = killed_at_update_24(tmp_path, threads=1)
+    with pytest.warns(UserWarning, match=r"another machine or thread count \(threads 1 -> 2\)"):
+        run_seed(L.FAMILY, L.config("smoke", resume_every_updates=6), Lottery(levels=1), 0, tmp_path, threads=2)
+    assert "warning: dense.resume.pt: resuming a ticket saved on another machine" in capfd.readouterr().err
+    record = json.loads((dense / "dense.json").read_text())
+    assert record["resumed_from"] == {"threads": 1} and record["machine"]["threads"] == 2
+    assert "resumed_from" not in json.loads((tmp_path / "seed_0/level_01/winning.json").read_text())
 
 
 def test_a_resumed_atari_ticket_continues_from_its_last_rollout_with_fresh_games(tmp_path):
