@@ -1,0 +1,108 @@
+"""A short run's exact numbers: does this machine compute what the committed fingerprint says?
+
+One smoke ticket per family, half pruned, on one torch thread: a hash of its trained weights and its
+metrics. Two machines that print the same fingerprint do the same arithmetic in everything the tickets
+touch. `python -m lthlib.fingerprint` prints this machine's; `--check FILE` compares it with a committed
+one, ticket by ticket, and `--write FILE` records it with the machine that made it.
+
+With LTH_ARITHMETIC=portable (lthlib.arithmetic) the fingerprint is meant to be the same on every x86
+CPU kind. The tickets say which kernels they run on: `mkl+aten` (MKL's COMPATIBLE branch and ATen's
+scalar kernels, both documented to be CPU-independent) or `mkl+aten+onednn` (the LSTM's and the Atari
+convolutions' oneDNN kernels, whose numbers changed here when oneDNN was capped at SSE4.1 rather than
+AVX2: portable only as far as every machine runs the same oneDNN ISA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from lthlib import arithmetic
+from lthlib.machine import machine
+from lthlib.masks import Mask
+from lthlib.pruning import prune_global
+
+# name -> (family module, config arguments, the kernels its arithmetic goes through)
+TICKETS = {
+    "CartPole-v0": ("classic_control", ("CartPole-v0", "smoke"), {}, "mkl+aten"),
+    "Acrobot-v1": ("classic_control", ("Acrobot-v1", "smoke"), {}, "mkl+aten"),
+    "Multi30k": ("transformer_mt", ("", "smoke"), {}, "mkl+aten"),
+    "WikiText-2": ("lstm_lm", ("smoke",), {}, "mkl+aten+onednn"),
+    "Krull": ("atari", ("Krull", "smoke"), {"precision": "fp32"}, "mkl+aten+onednn"),
+}
+
+
+def ticket(name: str) -> dict:
+    """Train `name`'s smoke ticket (half its weights pruned, seed 7) on one thread: its weights' hash and metrics."""
+    import importlib
+
+    module, args, overrides, kernels = TICKETS[name]
+    family = importlib.import_module(f"lthlib.families.{module}")
+    config = family.config(*args, **overrides)
+    model = family.build_model(config, 0)
+    mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
+    mask.apply(model)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = family.train(model, mask, config, 7)
+    finally:
+        torch.set_num_threads(before)
+    weights = hashlib.sha256(b"".join(v.detach().cpu().contiguous().numpy().tobytes()
+                                      for _, v in sorted(model.state_dict().items()))).hexdigest()[:16]
+    return {"weights": weights, "metrics": result["metrics"], "kernels": kernels}
+
+
+def fingerprint(names=tuple(TICKETS)) -> dict:
+    return {"arithmetic": arithmetic.current(), "threads": 1, "machine": machine() | {"threads": 1},
+            "tickets": {name: ticket(name) for name in names}}
+
+
+def compare(committed: dict, ours: dict) -> list[str]:
+    """One line per ticket: same, or what differs."""
+    lines = []
+    for name, theirs in committed["tickets"].items():
+        mine = ours["tickets"].get(name)
+        same = mine is not None and (mine["weights"], mine["metrics"]) == (theirs["weights"], theirs["metrics"])
+        lines.append(f"{'same     ' if same else 'DIFFERENT'} {name} ({theirs['kernels']}): weights {theirs['weights']}"
+                     + ("" if same else f", here {mine and mine['weights']}; metrics {theirs['metrics']}, "
+                                         f"here {mine and mine['metrics']}"))
+    return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lthlib.fingerprint", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", type=Path, help="compare with this committed fingerprint; exit 1 where one differs")
+    parser.add_argument("--write", type=Path, help="write this machine's fingerprint here")
+    parser.add_argument("--tickets", default=",".join(TICKETS), help=f"comma-separated, of {', '.join(TICKETS)}")
+    args = parser.parse_args(argv)
+    names = [n for n in args.tickets.split(",") if n]
+    unknown = [n for n in names if n not in TICKETS]
+    if unknown:
+        parser.error(f"unknown ticket(s) {unknown}; choose from {', '.join(TICKETS)}")
+    committed = json.loads(args.check.read_text()) if args.check else None
+    if committed and committed["arithmetic"] != arithmetic.current():
+        parser.error(f"{args.check} was made with LTH_ARITHMETIC={committed['arithmetic']}, this process runs "
+                     f"{arithmetic.current()}: set LTH_ARITHMETIC={committed['arithmetic']} before Python starts")
+    if committed:
+        committed["tickets"] = {k: v for k, v in committed["tickets"].items() if k in names}
+    ours = fingerprint(names)
+    if args.write:
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text(json.dumps(ours, indent=1, sort_keys=True) + "\n")
+    if not committed:
+        print(json.dumps(ours["tickets"], indent=1))
+        return 0
+    lines = compare(committed, ours)
+    print(f"this machine: {ours['machine']['cpu']}, {ours['arithmetic']} arithmetic, 1 thread; "
+          f"fingerprint made on {committed['machine']['cpu']}", *lines, sep="\n")
+    return 0 if all(line.startswith("same") for line in lines) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
