@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from lthlib import resume
 from lthlib.family import Family
-from lthlib.machine import differences, machine
+from lthlib.machine import machine
 from lthlib.masks import Mask
 from lthlib.progress import TextProgress
 from lthlib.pruning import fraction_pruned_at, prune_global

@@ -81,9 +81,7 @@ def finished_tickets(root: Path):
         for ticket_file in sorted(settings_file.parent.glob("seed_*/level_*/*.json")):
             yield settings, read_json(ticket_file)
     for summary_file in sorted(root.rglob(f"*{SUMMARY_SUFFIX}")):
-        summary = read_json(summary_file)
-        for record in summary["tickets"]:
-            yield summary["settings"], record
+        yield from summary_tickets(summary_file)
 
 
 def hashed_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -122,6 +120,17 @@ def load_results(root: str | Path) -> pd.DataFrame:
     control of LONGER_FIELDS, the dense_net it trains for longer; else "") and lineage_budgets (the budgets a
     `lineage_budgets` control trains in one run; 1 for every other run).
     """
+    return results_table(finished_tickets(Path(root)))
+
+
+def summary_tickets(summary_file: str | Path):
+    """(settings, ticket record) pairs of one published summary."""
+    summary = read_json(summary_file)
+    return ((summary["settings"], record) for record in summary["tickets"])
+
+
+def results_table(tickets) -> pd.DataFrame:
+    """`load_results`' table of (settings, ticket record) pairs."""
     rows = [
         {
             "family": settings["family"], "task": settings["task"], "variant": settings["variant"],
@@ -134,7 +143,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
             "dense_net": dense_net(settings), "longer_of": longer_of(settings),
             "lineage_budgets": settings["config"].get(LINEAGE, 1),
         }
-        for settings, record in finished_tickets(Path(root))
+        for settings, record in tickets
         for metric, value in record["metrics"].items()
     ]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS).astype({"output_pruned": bool})

@@ -1,0 +1,178 @@
+"""Does a fresh run reproduce the committed one? Exactly where it can, within the verdicts' uncertainty elsewhere.
+
+The promise, stated once (the README repeats it):
+- the same settings, seed, machine kind (CPU model, torch / MKL / oneDNN and the kernels they pick) and
+  torch threads give the same numbers bit for bit;
+- anywhere else the numbers drift (training amplifies the last bits of a sum), and what must agree is
+  what the book concludes: each level's mean over seeds, and the verdicts, under `lthlib.verdicts`' rule
+  (the fresh run differs at a level where, paired by seed, it beats or trails the committed one beyond
+  the margin with p < 0.05 after Holm's correction over all the levels and tickets compared).
+
+`python -m lthlib.reproduction <run directory>` checks a fresh run against its committed summary (the
+same settings hash under data/results/) and prints what the run found; `./run.sh` ends with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from lthlib.analysis import by_seed, describe_levels, judged_levels, wt_vs_rt
+from lthlib.machine import SAME_ARITHMETIC, differences
+from lthlib.paths import resolve
+from lthlib.store import finished_tickets, read_json, results_table, summary_path, summary_tickets
+from lthlib.verdicts import compare, holm, margin_for
+
+KEY = ["seed", "level", "ticket", "metric"]
+
+
+@dataclass
+class Check:
+    values: int = 0  # (seed, level, ticket, metric) values in both
+    equal: int = 0
+    same_machine: int = 0  # of those values, computed on a machine recorded as this one, with its threads
+    same_machine_equal: int = 0
+    unrecorded: int = 0  # committed values whose record does not name its whole machine
+    levels: int = 0  # (level, ticket) means compared
+    levels_differ: list[str] = field(default_factory=list)
+    verdicts: tuple[str, str] = ("", "")  # WT beats RT at levels: (committed, fresh)
+
+    @property
+    def reproduced(self) -> bool:
+        """Exact where equality is promised, and no level's mean apart. A verdict may flip at a level near the
+        bar without either run being wrong: the check prints it, and it does not fail the check alone."""
+        return self.same_machine_equal == self.same_machine and not self.levels_differ
+
+
+def machine_matches(records: pd.DataFrame) -> pd.Series:
+    """Per value: True where the committed record names every SAME_ARITHMETIC field and each equals the fresh
+    record's; NaN (unknown) where the committed record does not name them all."""
+    def one(row):
+        committed, fresh = row["machine_committed"] or {}, row["machine_fresh"] or {}
+        if not all(k in committed for k in SAME_ARITHMETIC):
+            return None
+        return not differences(committed, fresh)
+    return records.apply(one, axis=1)
+
+
+def check(fresh: pd.DataFrame, committed: pd.DataFrame, metric: str, higher_is_better: bool = True) -> Check:
+    """`fresh` and `committed`: one run's results (load_results) with a `machine` column."""
+    both = committed.merge(fresh, on=KEY, suffixes=("_committed", "_fresh"))
+    result = Check(values=len(both), equal=int((both.value_committed == both.value_fresh).sum()))
+    same = machine_matches(both) if len(both) else pd.Series(dtype=object)
+    result.unrecorded = int(same.isna().sum())
+    promised = both[same.fillna(False).astype(bool)]
+    result.same_machine = len(promised)
+    result.same_machine_equal = int((promised.value_committed == promised.value_fresh).sum())
+
+    family, task = committed.family.iloc[0], committed.task.iloc[0]
+    rows = lambda df: df[df.metric == metric]  # noqa: E731
+    margin = margin_for(family, by_seed(rows(committed), "dense").mean(), task)
+    tests = []  # (what, comparison): fresh against committed and back, at each level and ticket kind
+    for level in [0] + judged_levels(rows(committed)):
+        for ticket in ("dense",) if level == 0 else ("winning", "random"):
+            a, b = by_seed(rows(fresh), ticket, level), by_seed(rows(committed), ticket, level)
+            if not len(a.index.intersection(b.index)):
+                continue
+            result.levels += 1
+            for first, second, word in ((a, b, "above"), (b, a, "below")):
+                tests.append((f"level {level} {ticket}: fresh {a.mean():.4g} {word} committed {b.mean():.4g}",
+                              compare(first, second, margin, higher_is_better)))
+    # "the runs differ at some level" is a claim about some level: Holm over every test, as the scorecard does
+    survives = holm([t.p_value if t.judged else 1.0 for _, t in tests]) if tests else []
+    result.levels_differ = [f"{what}, beyond the margin {margin:.3g} ({t})" for (what, t), held in zip(tests, survives)
+                            if held and t.better]
+    wins = lambda df: describe_levels(wt_vs_rt(df, metric, higher_is_better).query("wt_better").level)  # noqa: E731
+    result.verdicts = (wins(committed), wins(fresh))
+    return result
+
+
+def findings(results: pd.DataFrame, metric: str, higher_is_better: bool = True) -> list[str]:
+    """What one run found, in a few lines: where the WT beats the RT, and the sparsest WT within the margin."""
+    table = wt_vs_rt(results, metric, higher_is_better)
+    if table.empty:
+        return ["no pruned level with both tickets on disk: nothing to compare"]
+    seeds, wins = int(table.seeds.min()), table[table.wt_better]
+    dense = table.dense_mean.iloc[0]
+    family, task = results.family.iloc[0], results.task.iloc[0]
+    margin = margin_for(family, dense, task)
+    sign = 1 if higher_is_better else -1
+    if margin == float("inf"):
+        return lines_head(task, table, seeds, metric, dense, wins) + [
+            "the dense net scores no better than a random policy: no ticket is judged against it"]
+    close = table[sign * (table.wt_mean - dense) >= -margin]
+    lines = lines_head(task, table, seeds, metric, dense, wins)
+    if len(close):
+        best = close.loc[close.fraction_pruned.idxmax()]
+        lines.append(f"the sparsest WT whose mean is within the margin ({margin:.3g}) of the dense net: level "
+                     f"{int(best.level)}, {best.fraction_pruned:.1%} pruned, {metric} {best.wt_mean:.4g} "
+                     f"(its RT {best.rt_mean:.4g})")
+    else:
+        lines.append(f"no WT's mean comes within the margin ({margin:.3g}) of the dense net")
+    return lines
+
+
+def lines_head(task, table, seeds, metric, dense, wins) -> list[str]:
+    return [f"{task}, {table.variant.iloc[0]}, {seeds} seed{'s' if seeds != 1 else ''}"
+            + ("" if seeds >= 3 else " (indicative: a verdict needs 3 seeds)") + f": dense net {metric} {dense:.4g}",
+            f"the WT beats the RT at levels {describe_levels(wins.level)} of {describe_levels(table.level)}"
+            + (f" (up to {wins.fraction_pruned.max():.1%} pruned)" if len(wins) else "")]
+
+
+def with_machines(tickets) -> pd.DataFrame:
+    """`results_table` of (settings, ticket record) pairs, with each value's record's `machine` (None where none)."""
+    tickets = list(tickets)
+    machines = {(r["seed"], r["level"], r["ticket"]): r.get("machine") for _, r in tickets}
+    df = results_table(tickets)
+    df["machine"] = [machines.get(k) for k in zip(df.seed, df.level, df.ticket)]
+    return df
+
+
+def report(run_root: Path, results_dir: Path, metric: str, higher_is_better: bool = True) -> tuple[list[str], bool]:
+    """The lines `./run.sh` prints, and whether the run reproduces its committed summary."""
+    fresh = with_machines(finished_tickets(run_root))
+    lines = ["what this run found:", *("  " + line for line in findings(fresh, metric, higher_is_better))]
+    summary = summary_path(run_root, results_dir)
+    if not summary.exists():
+        return lines + [f"no committed summary at {summary}: nothing to check the run against"], True
+    committed = with_machines(summary_tickets(summary))
+    c = check(fresh, committed, metric, higher_is_better)
+    lines += [f"reproduction check against {summary.name} ({c.values} values in both):",
+              f"  exactly equal: {c.equal} of {c.values}"]
+    if c.same_machine:
+        lines.append(f"  on this machine kind and thread count ({c.same_machine} values), where equality is promised: "
+                     f"{c.same_machine_equal} equal" + ("" if c.same_machine_equal == c.same_machine else " -- NOT REPRODUCED"))
+    if c.unrecorded:
+        lines.append(f"  {c.unrecorded} committed values do not record their whole machine (made before records did): "
+                     "exact equality is not promised for them")
+    lines.append(f"  per-level means: {c.levels - len(c.levels_differ)} of {c.levels} agree under the verdict rule")
+    lines += [f"    differs: {d}" for d in c.levels_differ]
+    lines.append(f"  WT beats RT at levels: committed {c.verdicts[0]}, here {c.verdicts[1]}"
+                 + (" (the same)" if c.verdicts[0] == c.verdicts[1] else
+                    " (they differ at a level near the bar, where the means agree: more seeds would settle it)"
+                    if c.reproduced else " -- the verdicts DIFFER"))
+    lines.append("reproduced" if c.reproduced else "NOT reproduced: see above")
+    return lines, c.reproduced
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lthlib.reproduction", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run", type=Path, help="a fresh run directory, e.g. data/runs/classic_control/CartPole-v0/iterative-late-<hash>")
+    parser.add_argument("--results", type=Path, default=Path("data/results"), help="the committed summaries")
+    args = parser.parse_args(argv)
+    run = resolve(args.run)
+    if not (run / "settings.json").is_file():
+        parser.error(f"{run} is not a run directory (no settings.json there)")
+    family = importlib.import_module(f"lthlib.families.{read_json(run / 'settings.json')['family']}").FAMILY
+    lines, reproduced = report(run, resolve(args.results), family.metric, family.higher_is_better)
+    print(*lines, sep="\n")
+    return 0 if reproduced else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The reproduction check of ./run.sh: exact where the machine matches, within the verdict rule elsewhere."""
+
+import json
+
+import pytest
+
+from lthlib import Lottery, publish, run_lottery
+from lthlib.families.classic_control import FAMILY, config
+from lthlib.reproduction import main, report
+
+SMOKE = config("CartPole-v0", "smoke", hidden=(64, 64))
+
+
+@pytest.fixture(scope="module")
+def fresh_and_committed(tmp_path_factory):
+    """A 3-seed smoke run and its published summary, as ./run.sh's run and the committed results."""
+    base = tmp_path_factory.mktemp("reproduction")
+    root = run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[0, 1, 2], runs_dir=base / "runs", progress=False,
+                       threads=1)
+    for dense in root.glob("seed_*/level_00/dense.json"):  # a smoke net learns nothing: give it a dense net that
+        record = json.loads(dense.read_text())            # did, so that the margin is finite (5% of 150 - 22)
+        record["metrics"]["reward"] = 150.0 + record["seed"]
+        dense.write_text(json.dumps(record))
+    return root, publish(root, base / "results"), base / "results"
+
+
+def edited(summary, change):
+    """The committed summary with `change(record)` applied to every ticket record."""
+    data = json.loads(summary.read_text())
+    for record in data["tickets"]:
+        change(record)
+    summary.write_text(json.dumps(data))
+
+
+def test_a_run_on_the_committing_machine_reproduces_it_exactly_and_says_what_it_found(fresh_and_committed, capsys):
+    root, _, results = fresh_and_committed
+    assert main([str(root), "--results", str(results)]) == 0
+    out = capsys.readouterr().out
+    assert "the WT beats the RT at levels" in out and "CartPole-v0, iterative-late, 3 seeds" in out
+    assert "on this machine kind and thread count (15 values), where equality is promised: 15 equal" in out
+    assert out.rstrip().endswith("reproduced")
+
+
+def test_equality_is_promised_only_where_the_record_names_the_same_machine_and_threads(fresh_and_committed, tmp_path):
+    root, summary, results = fresh_and_committed
+    original = summary.read_text()
+    try:
+        def other_threads_and_value(record):
+            record["machine"]["threads"] += 1
+            record["metrics"]["reward"] += 1e-9  # a last-bit drift, as on another thread count
+
+        edited(summary, other_threads_and_value)
+        lines, reproduced = report(root, results, "reward")
+        assert reproduced and "  exactly equal: 0 of 15" in lines and not any("promised:" in line for line in lines)
+
+        summary.write_text(original)
+        edited(summary, lambda r: r["metrics"].update(reward=r["metrics"]["reward"] + 1e-9))  # same machine, other bits
+        lines, reproduced = report(root, results, "reward")
+        assert not reproduced and any("promised: 0 equal -- NOT REPRODUCED" in line for line in lines)
+    finally:
+        summary.write_text(original)
+
+
+def test_elsewhere_a_level_whose_mean_moved_beyond_the_margin_fails_the_check(fresh_and_committed):
+    root, summary, results = fresh_and_committed
+    original = summary.read_text()
+    try:
+        def other_machine_and_worse_random_tickets(record):
+            record.pop("machine")
+            if record["ticket"] == "random" and record["level"] == 2:
+                record["metrics"]["reward"] -= 50 + record["seed"]  # consistent across seeds, far past the margin
+
+        edited(summary, other_machine_and_worse_random_tickets)
+        lines, reproduced = report(root, results, "reward")
+        assert not reproduced
+        assert any("15 committed values do not record their whole machine" in line for line in lines)
+        assert any(line.strip().startswith("differs: level 2 random: fresh") for line in lines), lines
+    finally:
+        summary.write_text(original)
