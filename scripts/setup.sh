@@ -18,3 +18,7 @@ fi
 # JupyterLab: the jupytext pairs (.py) open as notebooks; no news or update checks (no network at run time)
 mkdir -p .venv/share/jupyter/lab/settings
 cp scripts/jupyterlab-overrides.json .venv/share/jupyter/lab/settings/overrides.json
+# `.venv/bin/jupyter lab` as root too (containers, CI machines): the server refuses root unless allowed;
+# set here, in the venv's own config path, so nothing outside .venv/ changes
+mkdir -p .venv/etc/jupyter
+echo '{"ServerApp": {"allow_root": true}}' > .venv/etc/jupyter/jupyter_server_config.json
