@@ -6,9 +6,12 @@ from pathlib import Path
 
 
 def project_root(start: str | Path = ".") -> Path:
-    """The nearest directory at or above `start` holding this project (pyproject.toml and lthlib/)."""
+    """The nearest directory at or above `start` holding this project (pyproject.toml and lthlib/); from
+    elsewhere (a notebook copied out of the repository, e.g. by nbval's tests) the checkout this lthlib
+    was imported from, else `start` itself."""
     here = Path(start).resolve()
-    for candidate in (here, *here.parents):
+    checkout = Path(__file__).resolve().parents[1]
+    for candidate in (here, *here.parents, checkout):
         if (candidate / "pyproject.toml").exists() and (candidate / "lthlib").is_dir():
             return candidate
     return here
