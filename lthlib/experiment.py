@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any, TextIO
@@ -14,7 +15,7 @@ from lthlib.configs import paper_differences
 from lthlib.family import Family
 from lthlib.lottery import run_lottery
 from lthlib.runs import Lottery, check_seeds, run_root
-from lthlib.paths import resolve
+from lthlib.paths import check_directory, resolve
 from lthlib.store import LONGER_FIELDS, publish, summary_path
 
 
@@ -24,8 +25,39 @@ def check_parameters(namespace: dict, notebook: str) -> TextIO | None:
     Returns the terminal's stream under papermill (the kernel's own stderr, which papermill's terminal
     shows), else None: pass it on as `log` so that the config and the progress reach the terminal too.
     """
+    terminal = sys.__stderr__ if parameters.under_papermill(namespace) else None
+    refusals_in_one_line(terminal)
     parameters.check(namespace, notebook)
-    return sys.__stderr__ if parameters.under_papermill(namespace) else None
+    return terminal
+
+
+REFUSALS = (ValueError, FileNotFoundError)  # what lthlib's checks raise for bad input, missing data included
+
+
+def refusals_in_one_line(terminal: TextIO | None = None) -> None:
+    """In a notebook's kernel, a refusal raised by lthlib shows as its one-line message, not a long
+    traceback, and under papermill reaches the terminal first (`error: ...`), before papermill's own
+    traceback. An error raised outside lthlib (a bug, a library's) keeps its full traceback."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    package = str(Path(__file__).parent)
+
+    def one_line(self, etype, value, tb, tb_offset=None):
+        frames = traceback.extract_tb(tb)
+        if not frames or not frames[-1].filename.startswith(package):
+            self.showtraceback((etype, value, tb), tb_offset=tb_offset)
+            return None
+        if terminal is not None:
+            print(f"error: {value}", file=terminal, flush=True)
+        self._showtraceback(etype, value, [f"{etype.__name__}: {value}"])  # the cell's error output: one line
+        return None
+
+    shell.set_custom_exc(REFUSALS, one_line)
 
 
 def resolve_device(device: str) -> str:
@@ -42,17 +74,43 @@ def say(text: str, log: TextIO | None = None) -> None:
         print(text, file=log, flush=True)
 
 
+def notebook_values(namespace: dict, notebook: str) -> dict[str, Any]:
+    """The values of `notebook`'s parameters in a notebook's globals."""
+    return {name: namespace[name] for name in parameters.notebook_parameters(notebook)}
+
+
+def from_parameters(family: Family, values: dict[str, Any], log: TextIO | None = None, announce: bool = True,
+                    device_here: bool = True) -> tuple[Any, Lottery, list[int]]:
+    """A notebook's parameters -> its config, lottery and seeds: the one translation the notebooks and
+    `lth sweep` share, so that a sweep plans the very run directory its notebook trains into.
+
+    `values`: every parameter of the family's notebook (`notebook_values`, or the notebook's defaults
+    updated with what a sweep passes); the family's `run_inputs` maps its own ones. `device_here` False:
+    the device is for another machine (a cluster's worker) and is taken as given, "auto" already resolved.
+    """
+    if not isinstance(values["workers"], int) or isinstance(values["workers"], bool) or values["workers"] < 1:
+        raise ValueError(f"workers must be a positive integer (processes), got {values['workers']!r}")
+    check_directory("runs_dir", resolve(values["runs_dir"]))
+    if values["publish_to"]:
+        check_directory("publish_to", resolve(values["publish_to"]))
+    task, overrides, exclude = family.run_inputs(values)
+    return prepare(family, task, values["preset"], values["variant"], values["pruning_rate"], values["levels"],
+                   values["seeds"], exclude=exclude, random_tickets=values["random_tickets"], log=log,
+                   announce=announce, device_here=device_here, **overrides)
+
+
 def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: float, levels: int,
             seeds, exclude: tuple[str, ...] = (), random_tickets: bool | None = None, log: TextIO | None = None,
-            **overrides: Any) -> tuple[Any, Lottery, list[int]]:
+            announce: bool = True, device_here: bool = True, **overrides: Any) -> tuple[Any, Lottery, list[int]]:
     """Check every parameter before any training; print the config and how it differs from `paper`
     (to `log` too: the terminal under papermill).
 
     `exclude`: glob patterns of parameters never pruned (the lottery's); `random_tickets` False: winning
     tickets only, None: as the run was started (the lottery's); `overrides`: config fields
-    (a `device` of "auto" becomes cuda where a GPU is visible, else cpu).
+    (a `device` of "auto" becomes cuda where a GPU is visible, else cpu, unless `device_here` is False);
+    `announce` False: print nothing (a sweep planning its grid).
     """
-    if "device" in overrides:
+    if "device" in overrides and device_here:
         overrides["device"] = resolve_device(overrides["device"])
     config = family.config(task, preset, **overrides)
     if preset == "paper" and getattr(config, "device", "cpu") == "cpu" and getattr(family, "paper_needs_gpu", False):
@@ -65,9 +123,9 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
                       random_tickets=random_tickets)
     check_dense_only(config, levels)
     seeds = check_seeds(seeds)
-    differences = paper_differences(family, config)
-    say(str(config), log)
-    say(f"differences from the paper preset (ours, paper): {differences or 'none'}", log)
+    if announce:
+        say(str(config), log)
+        say(f"differences from the paper preset (ours, paper): {paper_differences(family, config) or 'none'}", log)
     return config, lottery, seeds
 
 

@@ -33,6 +33,7 @@ from lthlib import resume
 from lthlib.family import Family
 from lthlib.machine import machine
 from lthlib.masks import Mask
+from lthlib.paths import check_directory
 from lthlib.progress import TextProgress
 from lthlib.pruning import fraction_pruned_at, prune_global
 from lthlib.runs import (Lottery, check_seeds, derived_seed, levels_in_training, level_dir, recorded_settings, run_root,
@@ -209,6 +210,18 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
             on_ticket()
 
 
+def check_levels(family: Family, config: Any, lottery: Lottery) -> None:
+    """Refuse levels past the one where less than one weight survives: each of those would train the same
+    network with every weight pruned, a meaningless ticket per level and seed."""
+    prunable = Mask.ones(family.build_model(config, 0), lottery.exclude).total
+    last = math.floor(math.log(prunable) / -math.log(1 - lottery.pruning_rate)) if prunable > 1 else 0
+    if lottery.levels > last:
+        raise ValueError(f"levels must be at most {last} here, got {lottery.levels!r}: with pruning_rate "
+                         f"{lottery.pruning_rate} level {last + 1} would leave less than one of the {prunable:,} "
+                         f"prunable weights alive (level k keeps (1 - p)^k of them), and every level past it would "
+                         f"train an empty network")
+
+
 def split_seeds(seeds: int, workers: int, levels: int) -> bool:
     """Whether splitting each seed into a winning and a random process finishes sooner.
 
@@ -268,6 +281,8 @@ def run_lottery(
     threads = default_threads(workers) if threads is None else threads
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads must be a positive integer (torch threads per ticket), got {threads!r}")
+    check_directory("runs_dir", runs_dir)
+    check_levels(family, config, lottery)
     root = run_root(runs_dir, family, config, lottery)
     lottery = lottery.as_started(root)
     atomic_write_json(run_settings(family, config, lottery) | recorded_settings(family, config, lottery),

@@ -34,6 +34,11 @@ def notebook_parameters(notebook: str) -> dict[str, str]:
     return {name: spec["inferred_type_name"] for name, spec in _inspect(notebook).items()}
 
 
+def notebook_defaults(notebook: str) -> dict[str, Any]:
+    """{name: default value} of the notebook's parameters, as its parameters cell sets them."""
+    return {name: ast.literal_eval(spec["default"]) for name, spec in _inspect(notebook).items()}
+
+
 def none_allowed(notebook: str) -> set[str]:
     """The parameters whose default is None (e.g. `random_tickets: bool = None`, "as the run was started"):
     they take None besides their type. (papermill reads no `bool | None` annotation.)"""

@@ -23,6 +23,18 @@ def resolve(path: str | Path) -> Path:
     return path if path.is_absolute() else project_root() / path
 
 
+def check_directory(field: str, path: str | Path) -> None:
+    """A directory parameter (runs_dir, publish_to) that is, or lies under, a file: said so, before a raw
+    NotADirectoryError."""
+    path = Path(path).expanduser()
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise ValueError(f"{field} must be a directory (it is created where missing), got {str(path)!r}: "
+                                 f"{str(candidate)!r} is a file")
+            return
+
+
 def empty_files(paths) -> list[Path]:
     """The files among `paths` with no text in them (empty, or only whitespace in their first 64 KiB)."""
     def empty(path: Path) -> bool:

@@ -25,10 +25,11 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from lthlib.runs import Lottery, check_seeds, run_root, run_settings, tickets_done, tickets_per_seed
+from lthlib.runs import check_seeds, run_root, run_settings, tickets_done, tickets_per_seed
 from lthlib.siblings import lent_tickets
 from lthlib import parameters
-from lthlib.experiment import check_dense_only, resolve_device
+from lthlib.parameters import notebook_defaults
+from lthlib.experiment import check_dense_only, from_parameters
 from lthlib.paths import resolve
 from lthlib.store import executed_seeds, prepare_for_book, publish, published_tickets, summary_path
 
@@ -105,29 +106,21 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                 try:
                     check_notebook_parameters(spec, notebook_parameters)
                     fam = spec.family()
-                    overrides = dict(parameters.get("overrides", {}))
-                    for key in ("device", "data_dir", "arch"):
-                        if key in parameters:
-                            overrides[key] = parameters[key]
-                    if "device" in overrides:  # as the notebook resolves it, so the run directory is the same
-                        overrides["device"] = (resolve_device(overrides["device"]) if local
-                                               else "cuda" if overrides["device"] == "auto" and gpus_per_task else
-                                               "cpu" if overrides["device"] == "auto" else overrides["device"])
-                    config = fam.config(task, preset, **overrides)
+                    values = notebook_defaults(Path(spec.notebook).stem) | notebook_parameters
+                    if not local:  # the device of a cluster's worker: "auto" is cuda where tasks get GPUs
+                        values["device"] = ("cuda" if gpus_per_task else "cpu") if values["device"] == "auto" \
+                            else values["device"]
+                    config, lottery, _ = from_parameters(fam, values, announce=False, device_here=local)
                     check_dense_only(config, levels)
-                    if gpus_per_task >= 2 and hasattr(config, "ranks") and "ranks" not in overrides:
+                    if gpus_per_task >= 2 and hasattr(config, "ranks") and "ranks" not in values["overrides"]:
                         # a task given several GPUs trains each ticket on all of them (lthlib.data_parallel)
-                        overrides["ranks"] = int(gpus_per_task)
-                        config = fam.config(task, preset, **overrides)
-                        notebook_parameters["overrides"] = {**parameters.get("overrides", {}), "ranks": overrides["ranks"]}
-                    if "precision" not in overrides and hasattr(config, "precision"):
+                        notebook_parameters["overrides"] = {**values["overrides"], "ranks": int(gpus_per_task)}
+                        values["overrides"] = notebook_parameters["overrides"]
+                        config, lottery, _ = from_parameters(fam, values, announce=False, device_here=local)
+                    if "precision" not in values["overrides"] and hasattr(config, "precision"):
                         # the planner's default (it may hang on the machine's bf16 support), pinned so that
                         # a worker on other hardware trains, and files, the same run
-                        notebook_parameters["overrides"] = {**notebook_parameters.get("overrides", {}),
-                                                            "precision": config.precision}
-                    exclude = fam.lottery_exclude(parameters) if hasattr(fam, "lottery_exclude") else ()
-                    lottery = Lottery(variant=variant, pruning_rate=parameters.get("pruning_rate", 0.2), levels=levels,
-                                      exclude=exclude, random_tickets=parameters.get("random_tickets"))
+                        notebook_parameters["overrides"] = {**values["overrides"], "precision": config.precision}
                     item.root, item.config = run_root(runs_dir, fam, config, lottery), config
                     # pinned as the run was started where not given, so the notebook trains what is planned
                     item.lottery = lottery.as_started(item.root, summary_path(item.root, resolve(publish_to))

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -52,10 +52,8 @@ from lthlib.plots import pruning_curve, random_policy_line, show, summarize
 
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "atari")  # the terminal under papermill, else None
-config, lottery, seeds = experiment.prepare(atari.FAMILY, game, preset, variant, pruning_rate, levels, seeds,
-                                            random_tickets=random_tickets, device=device, log=log,
-                                            **({"num_envs": num_envs} if num_envs else {}),
-                                            **overrides)
+config, lottery, seeds = experiment.from_parameters(atari.FAMILY, experiment.notebook_values(globals(), "atari"),
+                                                    log=log)  # as `lth sweep` plans it
 
 # %% [markdown]
 # ## Run (or resume) the lottery

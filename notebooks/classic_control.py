@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -51,8 +51,8 @@ from lthlib.plots import pruning_curve, show, summarize
 
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "classic_control")  # the terminal under papermill, else None
-config, lottery, seeds = experiment.prepare(classic_control.FAMILY, env, preset, variant, pruning_rate, levels,
-                                            seeds, random_tickets=random_tickets, device=device, log=log, **overrides)
+config, lottery, seeds = experiment.from_parameters(classic_control.FAMILY,  # as `lth sweep` plans it
+                                                    experiment.notebook_values(globals(), "classic_control"), log=log)
 
 # %% [markdown]
 # ## Run (or resume) the lottery

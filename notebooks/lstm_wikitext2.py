@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -49,9 +49,8 @@ from lthlib.store import variant_runs
 
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "lstm_wikitext2")  # the terminal under papermill, else None
-config, lottery, seeds = experiment.prepare(lstm_lm.FAMILY, "WikiText-2", preset, variant, pruning_rate, levels,
-                                            seeds, random_tickets=random_tickets, data_dir=data_dir, device=device, log=log,
-                                            **overrides)
+config, lottery, seeds = experiment.from_parameters(lstm_lm.FAMILY,  # as `lth sweep` plans it
+                                                    experiment.notebook_values(globals(), "lstm_wikitext2"), log=log)
 print("data:", lstm_lm.data_dir(config))
 
 # %% [markdown]

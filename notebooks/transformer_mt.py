@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -55,12 +55,9 @@ from lthlib.store import read_json
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "transformer_mt")  # the terminal under papermill, else None
 scopes = [prune_embeddings] + ([not prune_embeddings] if both_scopes else [])
-prepared = {
-    scope: experiment.prepare(transformer_mt.FAMILY, dataset, preset, variant, pruning_rate, levels, seeds,
-                              exclude=transformer_mt.pruning_scope(scope), random_tickets=random_tickets, arch=arch, data_dir=data_dir,
-                              device=device, log=log, **overrides)
-    for scope in scopes
-}
+values = experiment.notebook_values(globals(), "transformer_mt")
+prepared = {scope: experiment.from_parameters(transformer_mt.FAMILY, values | {"prune_embeddings": scope}, log=log)
+            for scope in scopes}  # each scope as `lth sweep` plans it
 config = prepared[prune_embeddings][0]
 print("data:", transformer_mt.data_dir(config))
 SCOPE_NAMES = {True: "everything pruned", False: "embeddings kept whole"}

@@ -72,12 +72,28 @@ def test_an_ablation_without_random_tickets_and_their_addition_later_to_the_same
         ({"overrides": {"hidden": 64}}, "A2CConfig field 'hidden' must be a list of integers, got 64"),
         ({"random_tickets": "no"}, "parameter 'random_tickets' must be a bool or None, got 'no'"),
         ({"device": "gpu"}, "device must be 'auto', 'cpu', 'cuda', 'cuda:<n>' or 'mps', got 'gpu'"),
+        ({"workers": 0}, r"workers must be a positive integer \(processes\), got 0"),
+        ({"runs_dir": "A_FILE/runs"}, "runs_dir must be a directory .*A_FILE' is a file"),
+        ({"publish_to": "A_FILE"}, "publish_to must be a directory .*A_FILE' is a file"),
     ],
 )
 def test_bad_parameters_fail_before_training(tmp_path, parameters, message):
+    (tmp_path / "A_FILE").write_text("not a directory")
+    parameters = {k: str(tmp_path / v) if isinstance(v, str) and v.startswith("A_FILE") else v
+                  for k, v in parameters.items()}
     with pytest.raises(ValueError, match=message):
         run_checks(tmp_path, **{"preset": "smoke", **parameters})
     assert not (tmp_path / "runs").exists()  # nothing was trained or written
+
+
+def test_levels_past_the_last_weight_are_refused_before_anything_is_written(tmp_path):
+    """The smoke net has 403 prunable weights: at p = 0.2, level 27 would keep less than one of them."""
+    namespace = run_checks(tmp_path, preset="smoke", levels=500)
+    run_cell = [cell.source for cell in nbformat.read(NOTEBOOK, as_version=4).cells if cell.cell_type == "code"][2]
+    with pytest.raises(ValueError, match="levels must be at most 26 here, got 500: with pruning_rate 0.2 level 27"):
+        exec(compile(run_cell, str(NOTEBOOK), "exec"), namespace)
+    assert not (tmp_path / "runs").exists()
+    run_checks(tmp_path, preset="smoke", levels=26, pruning_rate=0.2)  # the last meaningful level passes the checks
 
 
 def run_checks(tmp_path, **parameters):
@@ -103,6 +119,23 @@ def test_bad_parameters_stop_the_notebook_under_papermill(tmp_path, parameters, 
     with pytest.raises(papermill.PapermillExecutionError, match=message):
         execute(tmp_path, **{"preset": "smoke", **parameters})
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_refusal_under_papermill_reaches_the_terminal_first_and_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([str(Path(sys.executable).parent / "papermill"), str(NOTEBOOK), str(tmp_path / "out.ipynb"),
+                          "-p", "preset", "smoke", "-p", "pruning_rate", "1.5", "-p", "runs_dir", str(tmp_path / "runs")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    message = "pruning_rate must lie in (0, 1), got 1.5"
+    first = out.stderr.index(f"error: {message}")
+    assert first < out.stderr.index("Traceback")  # before papermill's own traceback
+    error = [o for cell in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells for o in cell.get("outputs", [])
+             if o.output_type == "error"]
+    assert len(error) == 1 and error[0].traceback == [f"ValueError: {message}"]  # the cell's error: one line
+    assert out.stderr.rstrip().endswith(f"ValueError: {message}")
 
 
 def test_good_parameters_pass_the_checks_in_process(tmp_path):

@@ -112,8 +112,9 @@ def test_zero_is_a_valid_number_for_a_float_field_and_yaml_text_numbers_get_a_hi
 def test_a_cluster_sweep_plans_gpu_runs_from_a_head_node_without_a_gpu(tmp_path):
     from lthlib import sweep
 
-    with pytest.raises(ValueError, match="no CUDA GPU"):  # locally, the device must be here
-        sweep.resolve_device("cuda")
+    here = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], preset="smoke", runs_dir=tmp_path, levels=1,
+                      device="cuda")  # locally, the device must be here
+    assert here[0].status == "failed" and "torch sees no CUDA GPU here" in here[0].error
     grid = sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], preset="smoke", runs_dir=tmp_path, levels=1,
                       local=False, gpus_per_task=1, device="auto")
     assert grid[0].status == "pending" and grid[0].root is not None

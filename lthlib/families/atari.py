@@ -408,5 +408,11 @@ class Atari:
     build_model = staticmethod(build_model)
     train = staticmethod(train)
 
+    @staticmethod
+    def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:
+        """The notebook's parameters -> (task, config overrides, parameters never pruned): `num_envs` 0 keeps the preset's."""
+        return p["game"], {"device": p["device"], **({"num_envs": p["num_envs"]} if p["num_envs"] else {}),
+                           **p["overrides"]}, ()
+
 
 FAMILY = Atari()

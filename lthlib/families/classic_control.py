@@ -344,5 +344,10 @@ class ClassicControl:
     train = staticmethod(train)
     ticket_config = staticmethod(ticket_config)
 
+    @staticmethod
+    def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:
+        """The notebook's parameters -> (task, config overrides, parameters never pruned): `experiment.from_parameters`."""
+        return p["env"], {"device": p["device"], **p["overrides"]}, ()
+
 
 FAMILY = ClassicControl()

@@ -358,5 +358,10 @@ class LSTMLanguageModelling:
     build_model = staticmethod(build_model)
     train = staticmethod(train)
 
+    @staticmethod
+    def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:
+        """The notebook's parameters -> (task, config overrides, parameters never pruned)."""
+        return "WikiText-2", {"data_dir": p["data_dir"], "device": p["device"], **p["overrides"]}, ()
+
 
 FAMILY = LSTMLanguageModelling()

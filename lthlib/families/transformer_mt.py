@@ -386,9 +386,11 @@ class TransformerTranslation:
     train = staticmethod(train)
 
     @staticmethod
-    def lottery_exclude(notebook_parameters: dict) -> tuple[str, ...]:
-        """What the notebook's `prune_embeddings` parameter leaves unpruned (for `lth sweep`)."""
-        return pruning_scope(notebook_parameters.get("prune_embeddings", True))
+    def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:
+        """The notebook's parameters -> (task, config overrides, parameters never pruned): `prune_embeddings`
+        sets the pruning scope (the notebook's `both_scopes` runs this once per scope)."""
+        return (p["dataset"], {"arch": p["arch"], "data_dir": p["data_dir"], "device": p["device"], **p["overrides"]},
+                pruning_scope(p["prune_embeddings"]))
 
 
 FAMILY = TransformerTranslation()
