@@ -231,7 +231,8 @@ def trained_longer(df: pd.DataFrame, metric: str, higher_is_better: bool = True)
     controls = scores[(scores.longer_of != "") & (scores.lineage_budgets == 1)]
     for (family, task, base), control in controls.groupby(["family", "task", "longer_of"]):
         longer = by_seed(control, "dense")
-        main = scores[(scores.dense_net == base) & (scores.variant == "iterative-late") & (scores.longer_of == "")]
+        main = scores[(scores.dense_net == base) & (scores.variant == "iterative-late") & (scores.longer_of == "")
+                      & ~is_control(scores)]  # not an equal-updates control, which shares the dense net
         if main.empty:
             continue
         dense = by_seed(main, "dense")  # every main run of this dense net trains the same one per seed
@@ -274,7 +275,8 @@ def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True
     controls = scores[scores.lineage_budgets > 1]
     for (family, task, base, budgets), control in controls.groupby(["family", "task", "longer_of", "lineage_budgets"]):
         longer = by_seed(control, "dense")
-        main = scores[(scores.dense_net == base) & (scores.variant == "iterative-late") & (scores.longer_of == "")]
+        main = scores[(scores.dense_net == base) & (scores.variant == "iterative-late") & (scores.longer_of == "")
+                      & ~is_control(scores)]  # not an equal-updates control, which shares the dense net
         for exclude, run in main.groupby("exclude"):
             dense, wt = by_seed(run, "dense"), by_seed(run, "winning", budgets - 1)
             seeds = sorted(set(longer.index) & set(dense.index) & set(wt.index))

@@ -157,3 +157,10 @@ def test_the_lineage_control_plays_the_dense_nets_episodes_first_then_as_many_mo
     assert (row["level"], row["seeds"], row["dense, trained the lineage's budgets"]) == (2, 1, round(longer["metrics"]["reward"], 4))
     random = read_json(root / "seed_0" / "level_02" / "random.json")["metrics"]["reward"]  # the mask, not the weights
     assert (row["RT"], row["RT − longer dense"]) == (round(random, 4), round(random - longer["metrics"]["reward"], 4))
+    winning = read_json(root / "seed_0" / "level_02" / "winning.json")["metrics"]["reward"]
+    assert row["WT"] == round(winning, 4)
+    # an equal-updates control shares the dense net (and copies it): the main run's tickets alone are read
+    run_lottery(cc.FAMILY, cc.config("CartPole-v0", "smoke", equal_updates=True), Lottery(levels=2), seeds=[0],
+                runs_dir=tmp_path, progress=False)
+    again = lineage_trained(load_results(tmp_path), "reward")
+    assert len(again) == 1 and (again.iloc[0]["WT"], again.iloc[0]["RT"]) == (row["WT"], row["RT"])
