@@ -26,7 +26,7 @@ from lthlib.analysis import by_seed, describe_levels, judged_levels, wt_vs_rt
 from lthlib.machine import SAME_ARITHMETIC, differences
 from lthlib.paths import resolve
 from lthlib.store import finished_tickets, read_json, results_table, summary_path, summary_tickets
-from lthlib.verdicts import compare, holm, margin_for
+from lthlib.verdicts import compare, estimate, holm, margin_for
 
 KEY = ["seed", "level", "ticket", "metric"]
 
@@ -93,35 +93,40 @@ def check(fresh: pd.DataFrame, committed: pd.DataFrame, metric: str, higher_is_b
 
 
 def findings(results: pd.DataFrame, metric: str, higher_is_better: bool = True) -> list[str]:
-    """What one run found, in a few lines: where the WT beats the RT, and the sparsest WT within the margin."""
+    """What one run found, in a few lines, each effect with its interval (`verdicts.estimate`): where the WT
+    beats the RT, and the sparsest WT not worse than the dense net by more than the margin (the lower end
+    of its interval against the dense net above -margin)."""
     table = wt_vs_rt(results, metric, higher_is_better)
     if table.empty:
         return ["no pruned level with both tickets on disk: nothing to compare"]
+    rows = results[results.metric == metric]
     seeds, wins = int(table.seeds.min()), table[table.wt_better]
-    dense = table.dense_mean.iloc[0]
+    dense = by_seed(rows, "dense")
     family, task = results.family.iloc[0], results.task.iloc[0]
-    margin = margin_for(family, dense, task)
-    sign = 1 if higher_is_better else -1
+    margin = margin_for(family, dense.mean(), task)
+    lines = [f"{task}, {table.variant.iloc[0]}, {seeds} seed{'s' if seeds != 1 else ''}"
+             + ("" if seeds >= 3 else " (indicative: a verdict needs 3 seeds)") + f": dense net {metric} {dense.mean():.4g}"]
     if margin == float("inf"):
-        return lines_head(task, table, seeds, metric, dense, wins) + [
-            "the dense net scores no better than a random policy: no ticket is judged against it"]
-    close = table[sign * (table.wt_mean - dense) >= -margin]
-    lines = lines_head(task, table, seeds, metric, dense, wins)
-    if len(close):
-        best = close.loc[close.fraction_pruned.idxmax()]
-        lines.append(f"the sparsest WT whose mean is within the margin ({margin:.3g}) of the dense net: level "
-                     f"{int(best.level)}, {best.fraction_pruned:.1%} pruned, {metric} {best.wt_mean:.4g} "
-                     f"(its RT {best.rt_mean:.4g})")
+        return lines + ["the dense net scores no better than a random policy: no ticket is judged against it"]
+    lines.append(f"the WT beats the RT (the verdict rule: mean gain past the margin, p < 0.05) at levels "
+                 f"{describe_levels(wins.level)} of {describe_levels(table.level)}")
+    if len(wins):
+        top = wins.loc[wins.fraction_pruned.idxmax()]
+        level = int(top.level)
+        lines.append(f"  sparsest, level {level} ({top.fraction_pruned:.1%} pruned): WT - RT "
+                     + str(estimate(by_seed(rows, "winning", level), by_seed(rows, "random", level), margin,
+                                    higher_is_better)))
+    near = {int(level): estimate(by_seed(rows, "winning", int(level)), dense, margin, higher_is_better)
+            for level in table.level}
+    near = {level: e for level, e in near.items() if e.seeds >= 2 and e.low > -margin}
+    if near:
+        level = max(near)
+        pruned = table.set_index("level").fraction_pruned[level]
+        lines.append(f"the sparsest WT no worse than the dense net by more than the margin (its interval's lower end "
+                     f"above -margin): level {level} ({pruned:.1%} pruned), WT - dense {near[level].interval()}")
     else:
-        lines.append(f"no WT's mean comes within the margin ({margin:.3g}) of the dense net")
+        lines.append(f"no WT is shown within the margin ({margin:.3g}) of the dense net")
     return lines
-
-
-def lines_head(task, table, seeds, metric, dense, wins) -> list[str]:
-    return [f"{task}, {table.variant.iloc[0]}, {seeds} seed{'s' if seeds != 1 else ''}"
-            + ("" if seeds >= 3 else " (indicative: a verdict needs 3 seeds)") + f": dense net {metric} {dense:.4g}",
-            f"the WT beats the RT at levels {describe_levels(wins.level)} of {describe_levels(table.level)}"
-            + (f" (up to {wins.fraction_pruned.max():.1%} pruned)" if len(wins) else "")]
 
 
 def with_machines(tickets) -> pd.DataFrame:

@@ -135,3 +135,97 @@ def rules() -> list[str]:
             f"{f}: {', '.join(layers)}" for f, layers in OUTPUT_LAYERS.items())
         + ") are left out: both tickets are then the same constant function.",
     ]
+
+
+# Estimation: every verdict shows its effect with an interval, and what more seeds would decide.
+CONFIDENCE = 0.90  # two-sided, so that its lower end is the one-sided test at ALPHA, and lying inside ±margin is TOST at ALPHA
+POWER = 0.80
+SHOWN, DIRECTION, INCONCLUSIVE, WITHIN, CONTRADICTED, INDICATIVE = (
+    "shown", "direction supported, size unresolved", "inconclusive", "within the margin", "contradicted", "indicative")
+OUTCOMES = {
+    SHOWN: "the interval clears the margin",
+    DIRECTION: "the interval excludes 0 but includes the margin",
+    INCONCLUSIVE: "the interval includes both 0 and the margin: more seeds would decide",
+    WITHIN: "the interval lies inside ± the margin (an equivalence test, TOST, at 5%)",
+    CONTRADICTED: "the interval lies on the wrong side of 0",
+    INDICATIVE: f"fewer than {MIN_SEEDS} seeds: the mean's direction only",
+}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A against B over paired seeds, estimated: the mean gain with its CONFIDENCE interval, the margin, the
+    smallest gain these seeds detect with POWER, and the seeds that would give POWER at the observed gain
+    and at the margin (one-sided paired t-test at ALPHA)."""
+
+    seeds: int
+    gain: float
+    low: float
+    high: float
+    margin: float
+    detectable: float
+    seeds_at_observed: int | None
+    seeds_at_margin: int | None
+
+    @property
+    def outcome(self) -> str:
+        if self.seeds < MIN_SEEDS:
+            return INDICATIVE
+        if self.low > self.margin:
+            return SHOWN
+        if self.high < 0:
+            return CONTRADICTED
+        if -self.margin < self.low and self.high < self.margin:
+            return WITHIN
+        return DIRECTION if self.low > 0 else INCONCLUSIVE
+
+    def interval(self) -> str:
+        """The gain and its interval, without a verdict (e.g. for a non-inferiority reading)."""
+        interval = f"{CONFIDENCE:.0%} CI [{self.low:+.3g}, {self.high:+.3g}]" if self.seeds >= 2 else "no interval"
+        return f"{self.gain:+.3g} ({interval}, {self.seeds} seeds, margin {self.margin:.3g})"
+
+    def __str__(self) -> str:
+        return f"{self.interval()}: {self.outcome}"
+
+
+def power(effect: float, seeds: int) -> float:
+    """The power of a one-sided paired t-test at ALPHA over `seeds` pairs, for a true gain of `effect`
+    standard deviations."""
+    if seeds < 2:
+        return float("nan")
+    df = seeds - 1
+    return float(1 - stats.nct.cdf(stats.t.ppf(1 - ALPHA, df), df, effect * np.sqrt(seeds)))
+
+
+def detectable_effect(seeds: int) -> float:
+    """The smallest standardized gain (mean / sd of the paired differences) detected with POWER over `seeds`."""
+    if seeds < 2:
+        return float("inf")
+    from scipy.optimize import brentq
+
+    return float(brentq(lambda d: power(d, seeds) - POWER, 1e-6, 100.0))
+
+
+def seeds_needed(effect: float, most: int = 1000) -> int | None:
+    """The fewest seeds with POWER for a standardized gain `effect`; None when more than `most` (or no gain)."""
+    if not effect > 0:
+        return None
+    if effect == float("inf"):  # no spread at all: the smallest paired test decides
+        return 2
+    return next((n for n in range(2, most + 1) if power(effect, n) >= POWER), None)
+
+
+def estimate(a: pd.Series, b: pd.Series, margin: float, higher_is_better: bool = True) -> Estimate:
+    """`a` against `b`, both indexed by seed (only the seeds in both count), estimated."""
+    seeds = a.index.intersection(b.index)
+    d = (a[seeds] - b[seeds]).to_numpy(dtype=float) * (1.0 if higher_is_better else -1.0)
+    d = d[~np.isnan(d)]
+    n = len(d)
+    gain = float(d.mean()) if n else float("nan")
+    if n < 2:
+        return Estimate(n, gain, float("nan"), float("nan"), margin, float("inf"), None, None)
+    sd = float(d.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / np.sqrt(n)
+    standardized = (lambda x: x / sd) if sd > 0 else (lambda x: float("inf") if x > 0 else 0.0)
+    return Estimate(n, gain, gain - half, gain + half, margin, detectable_effect(n) * sd,
+                    seeds_needed(standardized(gain)), seeds_needed(standardized(margin)))

@@ -36,7 +36,8 @@ def test_a_run_on_the_committing_machine_reproduces_it_exactly_and_says_what_it_
     root, _, results = fresh_and_committed
     assert main([str(root), "--results", str(results)]) == 0
     out = capsys.readouterr().out
-    assert "the WT beats the RT at levels" in out and "CartPole-v0, iterative-late, 3 seeds" in out
+    assert "the WT beats the RT (the verdict rule: mean gain past the margin, p < 0.05) at levels" in out
+    assert "CartPole-v0, iterative-late, 3 seeds" in out
     assert "on this machine kind and thread count (15 values), where equality is promised: 15 equal" in out
     assert out.rstrip().endswith("reproduced")
 
@@ -77,3 +78,20 @@ def test_elsewhere_a_level_whose_mean_moved_beyond_the_margin_fails_the_check(fr
         assert any(line.strip().startswith("differs: level 2 random: fresh") for line in lines), lines
     finally:
         summary.write_text(original)
+
+
+def test_the_findings_give_each_effect_with_its_interval():
+    import pandas as pd
+
+    from lthlib.reproduction import findings
+
+    rows = []
+    for seed, (dense, wt, rt) in enumerate([(190, 188, 120), (195, 191, 131), (189, 190, 125)]):
+        for level, ticket, value in ((0, "dense", dense), (1, "winning", wt), (1, "random", rt)):
+            rows.append({"family": "classic_control", "task": "CartPole-v0", "variant": "iterative-late", "exclude": "",
+                         "run": "r", "ticket": ticket, "seed": seed, "level": level, "fraction_pruned": 0.2 * level,
+                         "metric": "reward", "value": float(value), "output_pruned": False})
+    lines = findings(pd.DataFrame(rows), "reward")
+    assert lines[1].endswith("at levels 1 of 1")
+    assert "sparsest, level 1 (20.0% pruned): WT - RT +64.3 (90% CI [" in lines[2] and lines[2].endswith(": shown")
+    assert "level 1 (20.0% pruned), WT - dense -1.67 (90% CI [" in lines[3]
