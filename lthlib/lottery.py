@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from lthlib import resume
 from lthlib.family import Family
-from lthlib.machine import machine
+from lthlib.machine import differences, machine
 from lthlib.masks import Mask
 from lthlib.paths import check_directory
 from lthlib.progress import TextProgress
@@ -232,6 +232,14 @@ def split_seeds(seeds: int, workers: int, levels: int) -> bool:
     return levels > 0 and math.ceil(2 * seeds / workers) * (1 + levels) < math.ceil(seeds / workers) * (1 + 2 * levels)
 
 
+def machines_before(root: Path, seeds: list[int], threads: int) -> int:
+    """How many finished tickets of these seeds say they were computed on another machine, other kernels
+    or another thread count (lthlib.machine.SAME_ARITHMETIC) than this process, on `threads`, computes now."""
+    here = machine() | {"threads": threads}
+    records = (read_json(p) for s in seeds for p in (root / f"seed_{s}").glob("level_*/*.json"))
+    return sum(bool(differences(r.get("machine"), here)) for r in records)
+
+
 def default_threads(workers: int) -> int:
     """torch threads per ticket where the run names none: the machine's cores shared by the workers."""
     return max(1, (os.cpu_count() or 1) // workers)
@@ -301,6 +309,11 @@ def run_lottery(
             text.update(done, levels_in_training(root, seeds, lottery.levels, lottery.random_tickets))
 
     refresh()
+    if other := machines_before(root, seeds, threads):
+        message = (f"note: {other} of this run's finished tickets were computed on another machine, other kernels or "
+                   f"another thread count than the tickets it trains now (their records' `machine`): a seed continued "
+                   f"here will not match, bit for bit, one run through on either")
+        print(message, file=log or sys.stderr, flush=True)
     try:
         if workers == 1:
             for seed in seeds:

@@ -396,3 +396,11 @@ def test_a_sibling_that_rewinds_to_the_same_point_is_preferred(tmp_path):
                        progress=False)
     assert family.calls == []  # dense and level 1 both from oneshot-reset, though iterative-late sorts first
     assert read_json(level_dir(root, 0, 1) / "random.json")["copied_from"].startswith("oneshot-reset-")
+
+
+def test_a_run_continued_on_another_thread_count_says_so_on_the_terminal(tmp_path, capsys):
+    run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path, progress=False, threads=1)
+    run_lottery(FAMILY, SMOKE, Lottery(levels=1), seeds=[0], runs_dir=tmp_path, progress=False, threads=1)
+    assert "another machine" not in capsys.readouterr().err  # the same machine and threads: nothing to say
+    run_lottery(FAMILY, SMOKE, Lottery(levels=2), seeds=[0], runs_dir=tmp_path, progress=False, threads=2)
+    assert "note: 3 of this run's finished tickets were computed on another machine" in capsys.readouterr().err
