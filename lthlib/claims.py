@@ -9,14 +9,18 @@ import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, is_control, judged_levels, keeps_paper_share, learned, main_runs
 from lthlib.configs import PAPER_REWIND_SHARE
-from lthlib.verdicts import MIN_SEEDS, compare, holm, margin_for
+from lthlib.verdicts import (DIRECTION, INCONCLUSIVE, MIN_SEEDS, WITHIN, Estimate, compare, estimate, holm,
+                             margin_for)
 
-SHOWN, PARTLY, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
-    "shown", "partly shown", "not shown", "indicative", "not testable here", "pending")
+SHOWN, PARTLY, UNRESOLVED, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
+    "shown", "partly shown", "not resolved", "not shown", "indicative", "not testable here", "pending")
 STATUSES = {
     SHOWN: "our runs agree, on every part of the claim",
-    PARTLY: "our runs agree on some parts (the others disagree or are not judged)",
-    NOT_SHOWN: "our runs disagree",
+    PARTLY: "our runs agree on some parts (the others disagree, are unresolved or are not judged)",
+    UNRESOLVED: "no judged part agrees, but none says no: each interval includes the margin (inconclusive, or the "
+                "direction supported with its size unresolved); more seeds would decide",
+    NOT_SHOWN: "the data say no: a judged part's interval lies on the wrong side of 0 or inside the margin, or a part "
+               "without an interval fails its rule",
     INDICATIVE: "evidence from fewer than 3 seeds, a run off the paper's rewinding proportion or a stand-in model: "
                 "a direction, not a verdict",
     NOT_TESTABLE: "needs what did not run here: the paper's Transformers on WMT'14, or Atari agents that learn at "
@@ -38,6 +42,8 @@ class Part:
     text: str
     scale: str = ""
     missing: bool = False  # no run yet (else, with holds None: a run that cannot be judged)
+    estimate: Estimate | None = None  # the part's effect with its interval, where one comparison carries it
+    unresolved: bool = False  # fails, but its interval includes the margin: "we could not tell", not "no"
 
 
 def status_of(parts: list[Part]) -> str:
@@ -49,13 +55,18 @@ def status_of(parts: list[Part]) -> str:
         return INDICATIVE
     if all(p.holds for p in judged):
         return SHOWN if len(judged) == len(parts) else PARTLY
-    return PARTLY if any(p.holds for p in judged) else NOT_SHOWN
+    if any(p.holds for p in judged):
+        return PARTLY
+    return UNRESOLVED if all(p.unresolved for p in judged) else NOT_SHOWN
 
 
 def direction_of(parts: list[Part]) -> str:
-    """Which way the decided parts point, judged or not: where an indicative status leans, part by part."""
+    """Which way the decided parts point, judged or not, part by part: by the sign of the part's estimate where
+    it has one (a gain that fails only the margin still points the paper's way), else by whether it holds."""
     decided = [p for p in parts if p.holds is not None]  # holds may be a NumPy bool: not `is False`
-    sides = {"for": [p.name for p in decided if p.holds], "against": [p.name for p in decided if not p.holds]}
+    leans = {p.name: (p.estimate.gain > 0 if p.estimate is not None and p.estimate.gain == p.estimate.gain
+                      else bool(p.holds)) for p in decided}
+    sides = {"for": [n for n, up in leans.items() if up], "against": [n for n, up in leans.items() if not up]}
     return "; ".join(f"{side}: {' · '.join(names)}" for side, names in sides.items() if names) or "–"
 
 
@@ -107,10 +118,26 @@ def _scale(runs: list[pd.DataFrame]) -> str:
 
 
 def part(name: str, runs: list[pd.DataFrame], holds: bool, text: str, stand_in: bool = False,
-         seeds: int | None = None) -> Part:
+         seeds: int | None = None, effect: Estimate | None = None, unresolved: bool | None = None) -> Part:
+    """A part of a claim. `effect`: its estimate, which also says whether a part that fails is unresolved (its
+    interval includes the margin) rather than answered no; `unresolved` says so for a part without one."""
     reasons = _why_not_judged(runs, seeds) + ([STAND_IN] if stand_in else [])
     suffix = f" (indicative: {'; '.join(reasons)})" if reasons else ""
-    return Part(name, holds, not reasons, f"{name}: {text}{suffix}", STAND_IN if stand_in else _scale(runs))
+    if unresolved is None:
+        unresolved = effect is not None and effect.outcome in (INCONCLUSIVE, DIRECTION)
+    return Part(name, holds, not reasons, f"{name}: {text}{suffix}{described(effect)}",
+                STAND_IN if stand_in else _scale(runs), estimate=effect, unresolved=bool(unresolved and not holds))
+
+
+def described(effect: Estimate | None) -> str:
+    """An estimate in the evidence: the gain, its interval, its outcome, what these seeds detect and what more would."""
+    if effect is None or effect.seeds < 2:
+        return ""
+    observed = (f"{effect.seeds_at_observed or 'over 1,000'} at the observed gain" if effect.gain > 0
+                else "none at the observed gain, which points the other way")
+    more = f"{observed}, {effect.seeds_at_margin or 'over 1,000'} at the margin"
+    return (f" [estimate {effect}; {effect.seeds} seeds detect a gain of {effect.detectable:.3g} with 80% power; "
+            f"seeds for 80% power: {more}]")
 
 
 def missing(name: str, what: str) -> Part:
@@ -161,9 +188,24 @@ def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterat
     if not levels:
         return missing(task, f"{variant} run")
     wins = levels_won(rows, ("winning", rows), ("random", rows), levels)
+    kept = rows[rows.level.isin(levels)]  # the effect across the claim's levels: each seed's mean WT - RT over them
+    effect = estimate(by_seed(kept, "winning"), by_seed(kept, "random"), level_margin(rows), HIGHER_IS_BETTER[family])
     return part(task, [rows], len(wins) >= share * len(levels),
-                f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}", stand_in,
-                paired_seeds(rows, ("winning", rows), ("random", rows), levels))
+                f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}; over those levels, "
+                f"mean WT - RT per seed", stand_in, paired_seeds(rows, ("winning", rows), ("random", rows), levels),
+                effect)
+
+
+def within_margin(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, Estimate]:
+    """Whether A and B are equivalent within ±margin: by an equivalence test (TOST at 5%: the 90% interval of
+    the paired mean difference inside ±margin) over 3 seeds or more, by the mean's size on fewer (indicative)."""
+    effect = estimate(a, b, margin)
+    return (effect.outcome == WITHIN if effect.seeds >= MIN_SEEDS else abs(effect.gain) <= margin), effect
+
+
+def level_margin(rows: pd.DataFrame) -> float:
+    """The practical margin of a run's comparisons (`verdicts.margin_for` of its dense net)."""
+    return margin_for(rows.family.iloc[0], by_seed(rows, "dense").mean(), rows.task.iloc[0])
 
 
 def different_dense_nets(name: str, a: pd.DataFrame, b: pd.DataFrame) -> Part | None:
@@ -204,10 +246,12 @@ def variant_helps(results: Results, family: str, task: str, better: str, worse: 
     if unpaired := different_dense_nets(f"{task}, {label}", a, b):
         return unpaired
     wt_a, wt_b = paired_wt_means(a, b, pairs)
-    result = compare(wt_a, wt_b, margin_for(family, by_seed(a, "dense").mean(), task), HIGHER_IS_BETTER[family])
+    margin = margin_for(family, by_seed(a, "dense").mean(), task)
+    result = compare(wt_a, wt_b, margin, HIGHER_IS_BETTER[family])
     return part(f"{task}, {label}", [a, b], result.better,
                 f"mean WT over levels {describe_levels(levels)}: {better} {wt_a.mean():.4g} vs {worse} "
-                f"{wt_b.mean():.4g} ({result})", stand_in, result.seeds)
+                f"{wt_b.mean():.4g} ({result})", stand_in, result.seeds,
+                estimate(wt_a, wt_b, margin, HIGHER_IS_BETTER[family]))
 
 
 

@@ -15,8 +15,8 @@ import pandas as pd
 from lthlib.analysis import by_seed, describe_levels, judged_levels, lineage_trained
 from lthlib.claims import (ATARI_LEARNED, DENSE_LEARNED, NOT_TESTABLE, STAND_IN, Part, Results, levels_won, missing,
                            different_dense_nets, direction_of, paired_levels, paired_seeds, paired_wt_means, part,
-                           some_levels_won, status_of, variant_helps, with_both_tickets, wt_beats_rt)
-from lthlib.verdicts import compare, equivalent, margin_for
+                           some_levels_won, status_of, variant_helps, with_both_tickets, within_margin, wt_beats_rt)
+from lthlib.verdicts import compare, margin_for
 
 CLASSIC_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
 
@@ -76,13 +76,20 @@ def _wt_above_dense(game, rows, levels) -> Part:
 
 
 def _krull_even(game, rows, levels) -> Part:
+    """"No difference" by an equivalence test at each level (TOST, margin 10% of the dense score), not by
+    point estimates: a level whose interval reaches past ±margin has not shown the two alike."""
     dense = by_seed(rows, "dense").mean()
-    close = [k for k in levels if equivalent(by_seed(rows, "winning", k), by_seed(rows, "random", k), 0.1 * abs(dense))[0]]
+    tests = {k: within_margin(by_seed(rows, "winning", k), by_seed(rows, "random", k), 0.1 * abs(dense)) for k in levels}
+    close = [k for k, (holds, _) in tests.items() if holds]
+    widest = max(tests.values(), key=lambda t: t[1].high - t[1].low)[1]
     last = levels[-1]
     wt, rt = by_seed(rows, "winning", last).mean(), by_seed(rows, "random", last).mean()
     holds = len(close) >= 0.8 * len(levels) and min(wt, rt) >= 0.8 * dense
-    return part(game, [rows], holds, f"WT and RT within 10% of the dense {dense:.1f} of each other at {len(close)} "
-                 f"of {len(levels)} levels; at level {last}: WT {wt:.1f}, RT {rt:.1f}")
+    # "no": some level's WT and RT differ beyond the margin either way; else the intervals are only too wide
+    differ = any(e.low > e.margin or e.high < -e.margin for _, e in tests.values())
+    return part(game, [rows], holds, unresolved=not differ and min(wt, rt) >= 0.8 * dense, text=f"WT and RT equivalent within 10% of the dense {dense:.1f} (TOST) at "
+                 f"{len(close)} of {len(levels)} levels (levels {describe_levels(close)}); the widest WT - RT interval "
+                 f"{widest.interval()}; at level {last}: WT {wt:.1f}, RT {rt:.1f}")
 
 
 def _kangaroo(r: Results) -> list[Part]:
@@ -187,9 +194,12 @@ def _lstm_converge(r: Results) -> list[Part]:
     if unpaired := different_dense_nets("WikiText-2", late, reset):
         return [unpaired]
     margin = margin_for("lstm_lm", by_seed(late, "dense").mean())
-    gaps = [equivalent(by_seed(late, "winning", k), by_seed(reset, "winning", k), margin) for k in past]
-    return [part("WikiText-2", [late, reset], all(g[0] for g in gaps), f"largest mean WT gap past 91% pruned: "
-                  f"{max(g[2] for g in gaps):.3f} nats (margin {margin:.3f})", seeds=min(g[1] for g in gaps))]
+    tests = [within_margin(by_seed(late, "winning", k), by_seed(reset, "winning", k), margin) for k in past]
+    widest = max((effect for _, effect in tests), key=lambda e: max(abs(e.low), abs(e.high)))
+    differ = any(e.low > margin or e.high < -margin for _, e in tests)  # "no": a level apart beyond the margin
+    return [part("WikiText-2", [late, reset], all(holds for holds, _ in tests), unresolved=not differ, text=f"late and reset WTs equivalent "
+                  f"within {margin:.3f} nats (TOST) at {sum(holds for holds, _ in tests)} of the {len(past)} levels past "
+                  f"91% pruned; the widest interval {widest.interval()}", seeds=min(e.seeds for _, e in tests))]
 
 
 # --- Transformer ---------------------------------------------------------------------------------------
@@ -314,8 +324,9 @@ RULES = {
         "dense net need the dense net itself above that bar.",
         "Helps a lot: WT beats RT at half the judged levels or more; slightly (Breakout, Centipede): the mean over "
         "levels, per seed, with no margin. Above the dense net: WT beats the dense net at one level or more, "
-        "Holm-corrected for the levels tried. Krull: WT and RT within 10% of the dense score of each other at 80% of "
-        "the levels, and both at 80% of the dense score or more at the last level. RT drops at once: RT at level 1 "
+        "Holm-corrected for the levels tried. Krull: WT and RT equivalent within 10% of the dense score by an equivalence "
+        "test (TOST at 5%: the 90% interval of the paired WT − RT inside ±10%) at 80% of the levels, and both at 80% of "
+        "the dense score or more at the last level. RT drops at once: RT at level 1 "
         "below 80% of the dense score; improves early: RT beats the dense net at level 1 or 2, Holm-corrected for the "
         "two. Kangaroo: the dense net at or below the random policy's bar, the best WT level above it. Ablations as in "
         "classic control.",
@@ -326,8 +337,8 @@ RULES = {
         "Without late rewinding: late beats reset at some level between the first and the last (Holm-corrected for "
         "the levels between), and at neither of those two (each tested alone).",
         "One-shot collapses: the one-shot (reset) RT beats its WT at every judged level past 80% pruned.",
-        "Convergence: past 91% pruned, late and reset WTs within 1% of the dense log perplexity of each other "
-        "(mean over seeds) at every level.",
+        "Convergence: past 91% pruned, late and reset WTs equivalent within 1% of the dense log perplexity by an "
+        "equivalence test (TOST at 5%) at every level.",
     ],
     "Transformer": [
         "Claims about Base or Big on WMT'14, or their numbers, are not testable here unless those models ran on "

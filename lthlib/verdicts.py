@@ -94,13 +94,6 @@ def holm(p_values: list[float]) -> list[bool]:
     return reject
 
 
-def equivalent(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, int, float]:
-    """Whether A and B are within `margin` of each other on average over paired seeds: (holds, seeds, |mean d|)."""
-    seeds = a.index.intersection(b.index)
-    gap = float(abs((a[seeds] - b[seeds]).mean())) if len(seeds) else float("nan")
-    return bool(gap <= margin), len(seeds), gap
-
-
 def margin_for(family: str, dense_mean: float, task: str | None = None) -> float:
     """The practical margin for one task: `MARGIN[family]` of |dense - floor|, the floor being a random
     policy's mean return for a classic-control env that gymnasium has (`classic_control.random_policy_return`),
@@ -131,6 +124,10 @@ def rules() -> list[str]:
         f"at a share of them, needs no correction.",
         f"With fewer than {MIN_SEEDS} seeds no claim is shown or not shown: it is *indicative*, and its "
         "evidence says how many seeds.",
+        f"Every part that rests on one paired comparison also shows its estimate: the mean gain with its "
+        f"{CONFIDENCE:.0%} interval, its outcome ({'; '.join(f'{k}: {v}' for k, v in OUTCOMES.items())}), the "
+        f"smallest gain its seeds detect with {POWER:.0%} power, and the seeds that would give that power at the "
+        f"observed gain and at the margin. A part leans the way its estimate points.",
         "Levels where an output layer is entirely pruned (" + "; ".join(
             f"{f}: {', '.join(layers)}" for f, layers in OUTPUT_LAYERS.items())
         + ") are left out: both tickets are then the same constant function.",

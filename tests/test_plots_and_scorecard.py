@@ -5,7 +5,7 @@ from lthlib.analysis import describe_levels, executed_notebooks, main_runs, wt_v
 from lthlib.explore import explorer
 from lthlib.plots import COLORS, explorer_figure, level_table, overlay_curves, pruning_curve, variants_curve
 from lthlib.pruning import fraction_pruned_at
-from lthlib.claims import INDICATIVE, NOT_SHOWN, NOT_TESTABLE, PARTLY, PENDING, SHOWN
+from lthlib.claims import INDICATIVE, NOT_SHOWN, NOT_TESTABLE, PARTLY, PENDING, SHOWN, UNRESOLVED
 from lthlib.scorecard import CLAIMS, scorecard
 from lthlib.verdicts import compare
 
@@ -172,7 +172,10 @@ def test_ablations_need_a_consistent_gain_beyond_the_margin():
     noisy_reset = table("classic_control", "LunarLander-v3", "reward", -30, (-37.8,), (-90,), "iterative-reset")
     card = scorecard(pd.concat([noisy_late, noisy_reset])).set_index("claim")
     assert "LunarLander-v3, late rewinding" in card.loc[claim, "our evidence"]
-    assert card.loc[claim, "status"] == NOT_SHOWN
+    # its interval includes both 0 and the margin: "we could not tell", not "no", and it says what would decide
+    assert card.loc[claim, "status"] == UNRESOLVED
+    assert "): inconclusive; 3 seeds detect a gain of" in card.loc[claim, "our evidence"]
+    assert "seeds for 80% power:" in card.loc[claim, "our evidence"]
     # runs that trained different dense nets (another env backend, say) are not paired seed by seed
     other = classic(variant="iterative-reset", wt=(150, 140, 130), dense_net="another dense net")
     evidence = scorecard(pd.concat([late, other])).set_index("claim").loc[claim, "our evidence"]
@@ -398,3 +401,27 @@ def test_a_claim_at_some_level_counts_a_level_only_past_holms_correction():
     two_levels = table("atari", "Qbert", "reward", 500, [480] * 4 + [600, 610] + [480] * 4, [400] * 10)
     evidence = scorecard(two_levels, random_policy={"Qbert": 150.0}).set_index("claim").loc[claim, "our evidence"]
     assert "at levels 5–6 of 1–10, Holm-corrected" in evidence
+
+
+def test_krulls_no_difference_rests_on_an_equivalence_test_not_on_point_estimates():
+    """WT and RT 1% of the dense score apart at every level: with seeds that agree the equivalence test (TOST,
+    margin 10% of the dense score) passes; with seeds whose differences swing by ±40% it cannot tell."""
+    claim = "Krull: no WT/RT difference, both fine even at extreme pruning"
+    tight = table("atari", "Krull", "reward", 2500, [2520] * 4, [2500] * 4)
+    assert scorecard(tight, random_policy={"Krull": 2221.0}).set_index("claim").loc[claim, "status"] == SHOWN
+    swing = tight.assign(value=lambda d: d.value + d.seed.map({0: 1000.0, 1: -1000.0, 2: 0.0}).where(
+        d.ticket == "winning", 0.0))  # the same means, 2,000 apart across seeds
+    card = scorecard(swing, random_policy={"Krull": 2221.0}).set_index("claim")
+    assert card.loc[claim, "status"] == UNRESOLVED and "(TOST) at 0 of 4 levels" in card.loc[claim, "our evidence"]
+    apart = table("atari", "Krull", "reward", 2500, [3500] * 4, [2500] * 4)  # WT 40% above RT at every level
+    assert scorecard(apart, random_policy={"Krull": 2221.0}).set_index("claim").loc[claim, "status"] == NOT_SHOWN
+
+
+def test_a_part_leans_the_way_its_estimate_points_even_where_it_fails_the_margin():
+    """LunarLander-v3's committed late-rewinding gain: +8.39 with every seed positive, margin 9.74."""
+    late = table("classic_control", "LunarLander-v3", "reward", 3.0, (-5.0,), (-90,)).assign(
+        value=lambda d: d.value + d.seed.map({0: 8.5, 1: 9.9, 2: 6.7}).where(d.ticket == "winning", 0.0))
+    reset = table("classic_control", "LunarLander-v3", "reward", 3.0, (-5.0,), (-90,), "iterative-reset")
+    row = scorecard(pd.concat([late, reset])).set_index("claim").loc[CLAIMS[1][1]]
+    assert row.leans == "for: LunarLander-v3, late rewinding"
+    assert "direction supported, size unresolved" in row["our evidence"] and row.status == UNRESOLVED
