@@ -11,7 +11,7 @@ import pandas as pd
 from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
 from lthlib.plots import summarize
 from lthlib.store import LINEAGE, LONGER, executed_seeds
-from lthlib.verdicts import MARGIN, MIN_SEEDS, compare, margin_for
+from lthlib.verdicts import MARGIN, MIN_SEEDS, compare, estimate, margin_for
 
 CONTROL_FIELDS = ("equal_updates", "max_updates", LONGER, LINEAGE)  # a run with these set is a control, not a main run
 
@@ -295,3 +295,23 @@ def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True
                 "RT": round(rt.mean(), 4), "RT − longer dense": round(sign * (rt - longer[seeds]).mean(), 4),
             })
     return pd.DataFrame(rows, columns=LINEAGE_COLUMNS)
+
+
+def wt_rt_estimates(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
+    """Per (task, run, level): the WT's paired gain over its RT, estimated (`verdicts.estimate`): the mean with its
+    interval, the margin and the outcome, for the forest plots of the per-level claims. Every judged level is
+    shown; a claim about several levels reads them together (see the scorecard's rules for its correction)."""
+    rows = []
+    for (family, task, run), group in df[df.metric == metric].groupby(["family", "task", "run"]):
+        dense = by_seed(group, "dense")
+        if not len(dense):
+            continue
+        margin = margin_for(family, dense.mean(), task)
+        fraction = group.groupby("level").fraction_pruned.mean()
+        for level in judged_levels(group):
+            e = estimate(by_seed(group, "winning", level), by_seed(group, "random", level), margin, higher_is_better)
+            if e.seeds:
+                rows.append({"task": task, "run": run, "level": level, "fraction_pruned": fraction[level], "seeds": e.seeds,
+                             "gain": e.gain, "low": e.low, "high": e.high, "margin": margin, "outcome": e.outcome})
+    return pd.DataFrame(rows, columns=["task", "run", "level", "fraction_pruned", "seeds", "gain", "low", "high",
+                                       "margin", "outcome"])

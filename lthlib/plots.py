@@ -252,3 +252,31 @@ def overlay_curves(runs: dict[str, pd.DataFrame], metric: str, title: str = "", 
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
     )
     return fig
+
+
+def forest(estimates: pd.DataFrame, title: str = "", y_title: str = "WT − RT") -> go.Figure:
+    """Per-level estimates (`analysis.wt_rt_estimates`), one panel per task: each level's mean paired gain with its
+    90% interval against the fraction pruned, 0 and ± the practical margin as lines. A level is shown where its
+    interval clears the margin, unresolved where it straddles it."""
+    from plotly.subplots import make_subplots
+
+    tasks = list(dict.fromkeys(estimates.task))
+    fig = make_subplots(rows=1, cols=max(len(tasks), 1), subplot_titles=tasks, shared_yaxes=False)
+    for i, task in enumerate(tasks, start=1):
+        t = estimates[estimates.task == task].sort_values("fraction_pruned")
+        shown = t.low > t.margin
+        fig.add_trace(go.Scatter(
+            x=t.fraction_pruned, y=t.gain, mode="markers", showlegend=False,
+            marker=dict(color=[COLORS["winning"] if s else "#9aa7b8" for s in shown], size=7),
+            error_y=dict(type="data", symmetric=False, array=t.high - t.gain, arrayminus=t.gain - t.low),
+            customdata=t[["level", "seeds", "low", "high", "outcome"]].to_numpy(),
+            hovertemplate="level %{customdata[0]} (%{x:.1%} pruned), %{customdata[1]} seeds<br>"
+                          "%{y:.3g} [%{customdata[2]:.3g}, %{customdata[3]:.3g}]: %{customdata[4]}<extra></extra>"),
+            row=1, col=i)
+        margin = float(t.margin.iloc[0]) if len(t) else 0.0
+        for y, dash in ((0.0, "solid"), (margin, "dash"), (-margin, "dash")):
+            fig.add_hline(y=y, line=dict(color=COLORS["dense"], dash=dash, width=1), row=1, col=i)
+        fig.update_xaxes(title_text="fraction pruned", tickformat=".0%", row=1, col=i)
+    fig.update_yaxes(title_text=y_title, row=1, col=1)
+    fig.update_layout(title=title, template="plotly_white", height=340, margin=dict(t=70, b=50))
+    return fig

@@ -425,3 +425,16 @@ def test_a_part_leans_the_way_its_estimate_points_even_where_it_fails_the_margin
     row = scorecard(pd.concat([late, reset])).set_index("claim").loc[CLAIMS[1][1]]
     assert row.leans == "for: LunarLander-v3, late rewinding"
     assert "direction supported, size unresolved" in row["our evidence"] and row.status == UNRESOLVED
+
+
+def test_the_forest_plot_draws_each_levels_estimate_with_its_interval():
+    from lthlib.analysis import wt_rt_estimates
+    from lthlib.plots import forest
+
+    estimates = wt_rt_estimates(classic(wt=(190, 185, 180), rt=(150, 60, 25)), "reward")
+    assert estimates.level.tolist() == [1, 2, 3] and (estimates.low < estimates.gain).all()
+    assert estimates.outcome.tolist() == ["shown"] * 3 and estimates.gain.round(6).tolist() == [40.0, 125.0, 155.0]
+    fig = forest(estimates, "CartPole-v0")
+    (points,) = fig.data
+    assert list(points.y) == estimates.gain.tolist()
+    assert list(points.error_y.arrayminus) == pytest.approx((estimates.gain - estimates.low).tolist())
