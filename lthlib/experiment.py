@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import traceback
 import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -14,8 +16,10 @@ from lthlib import parameters
 from lthlib.configs import paper_differences
 from lthlib.family import Family
 from lthlib.lottery import run_lottery
+from lthlib.masks import Mask
 from lthlib.runs import Lottery, check_seeds, run_root
 from lthlib.paths import check_directory, resolve
+from lthlib.pruning import check_levels
 from lthlib.store import LONGER_FIELDS, publish, summary_path
 
 
@@ -122,11 +126,22 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
     lottery = Lottery(variant=variant, pruning_rate=pruning_rate, levels=levels, exclude=tuple(exclude),
                       random_tickets=random_tickets)
     check_dense_only(config, levels)
+    if levels:
+        check_levels(levels, pruning_rate, prunable_weights(family, config, lottery.exclude))
     seeds = check_seeds(seeds)
     if announce:
         say(str(config), log)
         say(f"differences from the paper preset (ours, paper): {paper_differences(family, config) or 'none'}", log)
     return config, lottery, seeds
+
+
+@lru_cache(maxsize=16)
+def prunable_weights(family: Family, config: Any, exclude: tuple[str, ...]) -> int:
+    """How many weights the lottery may prune: the model's, built on the CPU, leaving the RNG as it was."""
+    on_cpu = dataclasses.replace(config, device="cpu") if hasattr(config, "device") else config
+    with torch.random.fork_rng(devices=[]):
+        model = family.build_model(on_cpu, 0)
+    return Mask.ones(model, exclude).total
 
 
 def check_dense_only(config: Any, levels: int) -> None:

@@ -19,6 +19,35 @@ def check_pruning_rate(pruning_rate: float) -> None:
         raise ValueError(f"pruning_rate must lie in (0, 1), got {pruning_rate!r}")
 
 
+def check_levels(levels: int, pruning_rate: float, prunable: int) -> None:
+    """Refuse a lottery whose levels train no new ticket. Level k prunes round(r_k * N) of the N prunable
+    weights (`prune_global`), so each level must prune at least one weight more than the level before and
+    leave at least one alive: past that, a level repeats the sparsity of the one before (the same ticket,
+    retrained) or trains an empty network, a meaningless ticket per level and seed."""
+    before = 0
+    for level in range(1, levels + 1):
+        pruned = round(fraction_pruned_at(level, pruning_rate) * prunable)
+        if not before < pruned < prunable:
+            raise ValueError(_no_new_ticket(level, levels, pruning_rate, prunable, before, pruned))
+        before = pruned
+
+
+def _no_new_ticket(level: int, levels: int, pruning_rate: float, prunable: int, before: int, pruned: int) -> str:
+    of = f"of the {prunable:,} prunable weights"
+    if pruned >= prunable:
+        what = f"would leave none {of} alive"
+    elif level == 1:
+        what = f"would prune none {of}: the dense net again"
+    else:
+        what = f"would prune no weight beyond the {before:,} {of} that level {level - 1} prunes: its ticket again"
+    if level > 1:
+        return (f"levels must be at most {level - 1} here, got {levels!r}: with pruning_rate {pruning_rate} level "
+                f"{level} {what} (level k prunes round((1 - (1 - p)^k) * N) of the N)")
+    bound = f"less than {1 - 0.5 / prunable:.6g}" if pruned >= prunable else f"more than {0.5 / prunable:.3g}"
+    return (f"pruning_rate must be {bound} here for levels {levels}, got {pruning_rate!r}: level 1 {what} "
+            f"(it prunes round(p * N) of the N)")
+
+
 def _magnitude_bits(w: torch.Tensor) -> torch.Tensor:
     """|w| as int32 bit patterns: for non-negative floats, integer order is magnitude order."""
     return w.detach().float().abs().contiguous().view(torch.int32)

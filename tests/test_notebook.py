@@ -1,5 +1,6 @@
 """The classic-control notebook, executed the way users run it: papermill."""
 
+import re
 import warnings
 from pathlib import Path
 
@@ -75,6 +76,9 @@ def test_an_ablation_without_random_tickets_and_their_addition_later_to_the_same
         ({"workers": 0}, r"workers must be a positive integer \(processes\), got 0"),
         ({"runs_dir": "A_FILE/runs"}, "runs_dir must be a directory .*A_FILE' is a file"),
         ({"publish_to": "A_FILE"}, "publish_to must be a directory .*A_FILE' is a file"),
+        ({"levels": 500}, r"levels must be at most \d+ here, got 500: with pruning_rate 0.2 level \d+ would prune no"),
+        ({"pruning_rate": 1e-6}, r"pruning_rate must be more than \S+ here for levels 20, got 1e-06: level 1 would "
+                                 r"prune none of the \d+ prunable weights"),  # 20 copies of the dense net per seed
     ],
 )
 def test_bad_parameters_fail_before_training(tmp_path, parameters, message):
@@ -86,14 +90,23 @@ def test_bad_parameters_fail_before_training(tmp_path, parameters, message):
     assert not (tmp_path / "runs").exists()  # nothing was trained or written
 
 
-def test_levels_past_the_last_weight_are_refused_before_anything_is_written(tmp_path):
-    """The smoke net has 403 prunable weights: at p = 0.2, level 27 would keep less than one of them."""
-    namespace = run_checks(tmp_path, preset="smoke", levels=500)
-    run_cell = [cell.source for cell in nbformat.read(NOTEBOOK, as_version=4).cells if cell.cell_type == "code"][2]
-    with pytest.raises(ValueError, match="levels must be at most 26 here, got 500: with pruning_rate 0.2 level 27"):
-        exec(compile(run_cell, str(NOTEBOOK), "exec"), namespace)
+def test_the_last_level_the_refusal_names_passes_and_the_one_after_it_repeats_its_ticket(tmp_path):
+    """levels 500 on the smoke net: refused before anything is written, naming the last level that prunes
+    more than the one before; that level passes the checks, and its mask and the next one's are the same."""
+    from lthlib import Mask, fraction_pruned_at
+    from lthlib.families.classic_control import FAMILY
+
+    with pytest.raises(ValueError, match=r"levels must be at most (\d+) here") as refused:
+        run_checks(tmp_path, preset="smoke", levels=500)
     assert not (tmp_path / "runs").exists()
-    run_checks(tmp_path, preset="smoke", levels=26, pruning_rate=0.2)  # the last meaningful level passes the checks
+    last = int(re.search(r"at most (\d+)", str(refused.value)).group(1))
+    namespace = run_checks(tmp_path, preset="smoke", levels=last)
+    prunable = Mask.ones(FAMILY.build_model(namespace["config"], 0)).total
+    pruned = [round(fraction_pruned_at(k, 0.2) * prunable) for k in range(last + 2)]
+    assert all(a < b < prunable for a, b in zip(pruned[:-2], pruned[1:-1]))  # every level up to `last` prunes more
+    assert pruned[last + 1] in (pruned[last], prunable)  # level last + 1: the same mask again, or no weight alive
+    with pytest.raises(ValueError, match=f"levels must be at most {last} here, got {last + 1}"):
+        run_checks(tmp_path, preset="smoke", levels=last + 1)
 
 
 def run_checks(tmp_path, **parameters):
@@ -121,21 +134,30 @@ def test_bad_parameters_stop_the_notebook_under_papermill(tmp_path, parameters, 
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_refusal_under_papermill_reaches_the_terminal_first_and_in_one_line(tmp_path):
+@pytest.mark.parametrize("parameters, message", [
+    ({"pruning_rate": "1.5"}, "pruning_rate must lie in (0, 1), got 1.5"),
+    ({"levels": "500"}, "levels must be at most "),
+    ({"runs_dir": "A_FILE"}, "runs_dir must be a directory (it is created where missing), got "),
+])
+def test_a_refusal_under_papermill_reaches_the_terminal_first_and_in_one_line(tmp_path, parameters, message):
     import subprocess
     import sys
 
+    (tmp_path / "A_FILE").write_text("not a directory")
+    parameters = {"runs_dir": str(tmp_path / "runs")} | {k: v.replace("A_FILE", str(tmp_path / "A_FILE"))
+                                                         for k, v in parameters.items()}
     out = subprocess.run([str(Path(sys.executable).parent / "papermill"), str(NOTEBOOK), str(tmp_path / "out.ipynb"),
-                          "-p", "preset", "smoke", "-p", "pruning_rate", "1.5", "-p", "runs_dir", str(tmp_path / "runs")],
+                          "-p", "preset", "smoke", *(a for k, v in parameters.items() for a in ("-p", k, v))],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0
-    message = "pruning_rate must lie in (0, 1), got 1.5"
+    message = re.search(rf"error: ({re.escape(message)}[^\n]*)", out.stderr).group(1)
     first = out.stderr.index(f"error: {message}")
     assert first < out.stderr.index("Traceback")  # before papermill's own traceback
     error = [o for cell in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells for o in cell.get("outputs", [])
              if o.output_type == "error"]
     assert len(error) == 1 and error[0].traceback == [f"ValueError: {message}"]  # the cell's error: one line
     assert out.stderr.rstrip().endswith(f"ValueError: {message}")
+    assert not (tmp_path / "runs").exists() and (tmp_path / "A_FILE").read_text() == "not a directory"
 
 
 def test_good_parameters_pass_the_checks_in_process(tmp_path):

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from lthlib import Mask, fraction_pruned_at, prune_global
-from lthlib.pruning import check_pruning_rate
+from lthlib.pruning import check_levels, check_pruning_rate
 
 
 def mlp(seed=0):
@@ -20,6 +20,43 @@ def test_schedule_matches_the_paper():
 def test_bad_pruning_rate_is_refused(rate):
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         check_pruning_rate(rate)
+
+
+def masks_by_level(model, pruning_rate, levels):
+    """The iterative masks of levels 0..levels, as the lottery prunes them (on the untrained weights)."""
+    masks = [Mask.ones(model)]
+    for level in range(1, levels + 1):
+        masks.append(prune_global(dict(model.named_parameters()), masks[-1], fraction_pruned_at(level, pruning_rate)))
+    return masks
+
+
+def test_levels_past_the_last_new_mask_are_refused_and_the_last_one_passes():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))  # 58 weights: few, so pruning runs dry soon
+    masks = masks_by_level(model, 0.2, 40)
+    alive = [m.alive for m in masks]
+    last = next(k for k in range(1, 41) if alive[k] == alive[k - 1] or alive[k] == 0) - 1
+    assert 5 < last < 40 and alive[last] > 0  # up to `last` every level prunes more; level last + 1 repeats or empties
+    check_levels(last, 0.2, Mask.ones(model).total)
+    with pytest.raises(ValueError, match=rf"levels must be at most {last} here, got {last + 1}: with pruning_rate 0.2 "
+                                         rf"level {last + 1} would"):
+        check_levels(last + 1, 0.2, Mask.ones(model).total)
+    with pytest.raises(ValueError, match=rf"levels must be at most {last} here, got 500"):
+        check_levels(500, 0.2, Mask.ones(model).total)
+
+
+@pytest.mark.parametrize("rate, bound, message", [
+    (1e-3, 0.00862, "more than 0.00862 here for levels 3, got 0.001: level 1 would prune none of the 58 prunable weights"),
+    (0.995, 0.991379, "less than 0.991379 here for levels 3, got 0.995: level 1 would leave none of the 58 prunable "
+                      "weights alive")])
+def test_a_pruning_rate_whose_first_level_prunes_none_or_all_is_refused(rate, bound, message):
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    assert masks_by_level(model, rate, 1)[1].alive in (58, 0)  # the dense net again, or nothing left
+    with pytest.raises(ValueError, match=f"pruning_rate must be {message}"):
+        check_levels(3, rate, 58)
+    check_levels(0, rate, 58)  # a dense net only prunes nothing
+    inside = bound * (1.001 if rate < bound else 0.999)  # the bound the message states is the real one
+    check_levels(1, inside, 58)
+    assert 0 < masks_by_level(model, inside, 1)[1].alive < 58
 
 
 def test_iterative_pruning_is_exact_global_and_includes_biases():

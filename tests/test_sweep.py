@@ -1,6 +1,7 @@
 """A real local Ray sweep of the smoke preset (Ray is the optional `cluster` extra)."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -89,6 +90,14 @@ def test_dry_run_prints_the_grid_and_runs_nothing(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 tasks (task x seed x variant), 123 tickets" in out
     assert "CartPole-v0" in out and not any(tmp_path.iterdir())
+
+
+def test_a_dry_run_of_levels_that_train_no_new_ticket_reports_the_refusal_and_writes_nothing(tmp_path, capsys):
+    assert lth(["sweep", "--family", "classic_control", "--tasks", "CartPole-v0", "--seeds", "0", "--preset", "smoke",
+                "--levels", "500", "--runs-dir", str(tmp_path), "--dry-run"]) != 0
+    err = capsys.readouterr().err
+    assert "the grid is invalid, nothing was run" in err and re.search(r"levels must be at most \d+ here, got 500", err)
+    assert not any(tmp_path.iterdir())
 
 
 def test_a_dry_run_without_random_tickets_counts_the_dense_net_and_winning_tickets(tmp_path, capsys):
