@@ -35,7 +35,7 @@ from lthlib.machine import differences, machine
 from lthlib.masks import Mask
 from lthlib.paths import check_directory
 from lthlib.progress import TextProgress
-from lthlib.pruning import fraction_pruned_at, prune_global
+from lthlib.pruning import check_levels as check_pruning_levels, fraction_pruned_at, prune_global
 from lthlib.runs import (Lottery, check_seeds, derived_seed, levels_in_training, level_dir, recorded_settings, run_root,
                          run_settings, tickets_done)
 from lthlib.siblings import reuse_sibling_tickets
@@ -211,15 +211,11 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
 
 
 def check_levels(family: Family, config: Any, lottery: Lottery) -> None:
-    """Refuse levels past the one where less than one weight survives: each of those would train the same
-    network with every weight pruned, a meaningless ticket per level and seed."""
-    prunable = Mask.ones(family.build_model(config, 0), lottery.exclude).total
-    last = math.floor(math.log(prunable) / -math.log(1 - lottery.pruning_rate)) if prunable > 1 else 0
-    if lottery.levels > last:
-        raise ValueError(f"levels must be at most {last} here, got {lottery.levels!r}: with pruning_rate "
-                         f"{lottery.pruning_rate} level {last + 1} would leave less than one of the {prunable:,} "
-                         f"prunable weights alive (level k keeps (1 - p)^k of them), and every level past it would "
-                         f"train an empty network")
+    """`pruning.check_levels` for a run started from the library: every level prunes a weight more than the one
+    before and leaves one alive (the notebooks and `lth sweep` check it already, in `experiment.prepare`)."""
+    if lottery.levels:
+        check_pruning_levels(lottery.levels, lottery.pruning_rate,
+                             Mask.ones(family.build_model(config, 0), lottery.exclude).total)
 
 
 def split_seeds(seeds: int, workers: int, levels: int) -> bool:
