@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from lthlib.analysis import by_seed, describe_levels, judged_levels, lineage_trained
+from lthlib.analysis import by_seed, describe_levels, judged_levels, lineage_trained, wt_rt_estimates
 from lthlib.claims import (ATARI_LEARNED, DENSE_LEARNED, NOT_TESTABLE, STAND_IN, Part, Results, levels_won, missing,
                            different_dense_nets, direction_of, paired_levels, paired_seeds, paired_wt_means, part,
                            some_levels_won, status_of, variant_helps, with_both_tickets, within_margin, wt_beats_rt)
-from lthlib.verdicts import compare, margin_for
+from lthlib.verdicts import DIRECTION, INCONCLUSIVE, compare, margin_for
 
 CLASSIC_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
 
@@ -138,20 +138,36 @@ def _lstm_wt_beats_rt(r: Results) -> list[Part]:
         return [missing("WikiText-2", "iterative-late run")]
     wins = levels_won(rows, ("winning", rows), ("random", rows), levels)
     dense = by_seed(rows, "dense").mean()
-    wt = rows[rows.ticket == "winning"].groupby("level").value.mean()
     fraction = rows.groupby("level").fraction_pruned.mean()
-    near = 0  # the last level up to which every mean WT is within 2% of the dense log perplexity
-    while near + 1 in wt.index and wt[near + 1] <= 1.02 * dense:
-        near += 1
+    near, rt_near = (_near_dense(rows, ticket, dense) for ticket in ("winning", "random"))
     seeds = paired_seeds(rows, ("winning", rows), ("random", rows), levels)
     reached = fraction.get(near, 0.0)
     # the seeds behind every mean up to `near` (a run part-way through a seed has fewer at its last levels)
     wt_seeds = rows[(rows.ticket == "winning") & rows.level.between(1, near)].groupby("level").seed.nunique()
     near_seeds = int(wt_seeds.min()) if near else int(rows.seed.nunique())
+    near_text = f"mean WT within 2% of the dense {dense:.3f} up to {reached:.0%} pruned (level {near})"
+    if rt_near >= near:  # the random tickets stay as near: the part cannot tell a winning ticket from sparsity
+        near_part = Part("WT vs dense", None, False, f"WT vs dense: {near_text}, but so does the mean RT, up to "
+                         f"{fraction.get(rt_near, 0.0):.0%} pruned (level {rt_near}): this part cannot discriminate, "
+                         "and is not counted")
+    else:
+        near_part = part("WT vs dense", [rows], reached >= 0.85, near_text, seeds=near_seeds)
+    # "at every level": a level that fails is unresolved, not a no, where its interval still includes the margin
+    per_level = wt_rt_estimates(rows, "test_log_ppl", higher_is_better=False).set_index("level").outcome
+    failing = [per_level.get(k) for k in levels if k not in wins]
+    unresolved = all(outcome in (INCONCLUSIVE, DIRECTION) for outcome in failing)
     return [part("WT vs RT", [rows], wins == levels, f"WT beats RT at levels {describe_levels(wins)} of "
-                 f"{describe_levels(levels)}", seeds=seeds),
-            part("WT vs dense", [rows], reached >= 0.85, f"mean WT within 2% of the dense {dense:.3f} up to "
-                 f"{reached:.0%} pruned (level {near})", seeds=near_seeds)]
+                 f"{describe_levels(levels)}" + (f"; at the others, each interval includes the margin "
+                                                 f"({', '.join(dict.fromkeys(failing))})" if failing and unresolved else ""),
+                 seeds=seeds, unresolved=unresolved), near_part]
+
+
+def _near_dense(rows: pd.DataFrame, ticket: str, dense: float) -> int:
+    """The last level up to which every mean `ticket` is within 2% of the dense log perplexity."""
+    means, near = rows[rows.ticket == ticket].groupby("level").value.mean(), 0
+    while near + 1 in means.index and means[near + 1] <= 1.02 * dense:
+        near += 1
+    return near
 
 
 def _lstm_no_rewinding(r: Results) -> list[Part]:

@@ -282,6 +282,16 @@ def test_lstm_claims_on_three_seeds_and_control_runs_stay_apart():
     assert "train different dense nets" in card.loc["Without late rewinding only intermediate levels suffer", "our evidence"]
 
 
+def test_a_wt_near_the_dense_net_is_not_counted_where_the_rt_is_as_near():
+    """The committed LSTM: the WT stays within 2% of the dense net to 96% pruned, but so does the RT; that part
+    cannot tell a winning ticket from sparsity itself, so it counts neither for nor against."""
+    wt = [5.70, 5.71, 5.72, 5.74, 5.75, 5.78, 5.80, 5.83, 5.85, 5.86]
+    close = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.76, wt, [w + 0.01 for w in wt])  # RT 0.01 nats worse
+    row = scorecard(close).set_index("claim").loc["WT beats RT at every level and stays near the dense net up to ~90% pruned"]
+    assert "but so does the mean RT, up to 89% pruned (level 10): this part cannot discriminate" in row["our evidence"]
+    assert "WT vs dense" not in row.leans and row.status != SHOWN
+
+
 def test_lstm_wt_near_dense_counts_only_the_seeds_behind_every_level_it_reaches():
     """A third seed part-way through its levels (a grid still running): the mean WT stays near the dense net
     up to the last level on 2 seeds only, so that part is indicative, not shown."""
