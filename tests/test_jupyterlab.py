@@ -6,6 +6,7 @@ calls the explorer on the committed results, and checks that the widget and a pl
 that no request leaves localhost and that the console shows no error.
 """
 
+import hashlib
 import json
 import secrets
 import shutil
@@ -54,6 +55,30 @@ def test_the_readme_command_serves_jupyterlab_even_as_root(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_setup_writes_the_venvs_jupyter_config_on_every_run_not_only_on_install(tmp_path):
+    """A venv installed before the config step existed gets it too: scripts/setup.sh writes the root allowance
+    and the JupyterLab overrides after its install step, which a current stamp skips; nothing outside .venv/."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "scripts", repo / "scripts")
+    shutil.copy(ROOT / "pyproject.toml", repo)
+    venv_python = repo / ".venv" / "bin" / "python"
+    venv_python.parent.mkdir(parents=True)
+    venv_python.write_text("#!/bin/sh\nexit 97\n")  # the install step would call it: it must not run
+    venv_python.chmod(0o755)
+    stamp = hashlib.sha256((repo / "pyproject.toml").read_bytes() + (repo / "scripts" / "setup.sh").read_bytes())
+    (repo / ".venv" / f".installed-{stamp.hexdigest()[:12]}").touch()
+    before = sorted(p for p in repo.rglob("*") if ".venv" not in p.parts)
+    (tmp_path / "home").mkdir()
+    subprocess.run(["bash", "scripts/setup.sh"], cwd=repo, check=True, timeout=60,
+                   env={"PYTHON": sys.executable, "HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    config = json.loads((repo / ".venv" / "etc" / "jupyter" / "jupyter_server_config.json").read_text())
+    assert config == {"ServerApp": {"allow_root": True}}
+    overrides = repo / ".venv" / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert overrides.read_bytes() == (ROOT / "scripts" / "jupyterlab-overrides.json").read_bytes()
+    assert sorted(p for p in repo.rglob("*") if ".venv" not in p.parts) == before
+    assert list((tmp_path / "home").iterdir()) == []
 
 
 @pytest.fixture

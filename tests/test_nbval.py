@@ -3,7 +3,8 @@
 The committed notebooks default to the `cpu` preset (hours); papermill writes a copy with the smoke
 parameters injected (nothing executed), and nbval runs that copy cell by cell in a fresh kernel, in a
 pytest of its own. `--nbval-lax`: the notebooks are committed without outputs, so there is nothing to
-compare, only cells that must not fail.
+compare, only cells that must not fail. `--nbval-current-env`: the kernel is this interpreter, not whatever a
+`python3` kernelspec on the machine (~/.local/share/jupyter/kernels) points to.
 """
 
 import os
@@ -39,6 +40,7 @@ def test_every_cell_of_the_notebook_runs_under_nbval(tmp_path, notebook, paramet
         SMOKE | parameters | {"runs_dir": str(tmp_path / "runs")})
     nbformat.write(nb, copy)
     cells = sum(cell.cell_type == "code" for cell in nb.cells)
-    done = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider", str(copy)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-q", "-p", "no:cacheprovider",
+                           str(copy)], cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert re.search(rf"\b{cells} passed\b", done.stdout), done.stdout[-2000:]  # every code cell, none skipped
