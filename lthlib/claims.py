@@ -146,8 +146,7 @@ def missing(name: str, what: str) -> Part:
 
 def comparisons(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame], levels: list[int]):
     """{level: ticket kind a[0] of run a[1] against ticket kind b[0] of run b[1]} under the rule."""
-    family = rows.family.iloc[0]
-    margin = margin_for(family, by_seed(rows, "dense").mean(), rows.task.iloc[0])
+    family, margin = rows.family.iloc[0], level_margin(rows)
     return {k: compare(by_seed(a[1], a[0], k), by_seed(b[1], b[0], k), margin, HIGHER_IS_BETTER[family])
             for k in levels}
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import traceback
 import warnings
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,8 +13,7 @@ import torch
 from lthlib import parameters
 from lthlib.configs import paper_differences
 from lthlib.family import Family
-from lthlib.lottery import run_lottery
-from lthlib.masks import Mask
+from lthlib.lottery import prunable_weights, run_lottery
 from lthlib.runs import Lottery, check_seeds, run_root
 from lthlib.paths import check_directory, resolve
 from lthlib.pruning import check_levels
@@ -133,15 +130,6 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
         say(str(config), log)
         say(f"differences from the paper preset (ours, paper): {paper_differences(family, config) or 'none'}", log)
     return config, lottery, seeds
-
-
-@lru_cache(maxsize=16)
-def prunable_weights(family: Family, config: Any, exclude: tuple[str, ...]) -> int:
-    """How many weights the lottery may prune: the model's, built on the CPU, leaving the RNG as it was."""
-    on_cpu = dataclasses.replace(config, device="cpu") if hasattr(config, "device") else config
-    with torch.random.fork_rng(devices=[]):
-        model = family.build_model(on_cpu, 0)
-    return Mask.ones(model, exclude).total
 
 
 def check_dense_only(config: Any, levels: int) -> None:

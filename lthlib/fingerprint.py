@@ -20,9 +20,9 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 
 from lthlib import arithmetic
+from lthlib.lottery import pinned_threads
 from lthlib.machine import machine
 from lthlib.masks import Mask
 from lthlib.pruning import prune_global
@@ -47,12 +47,8 @@ def ticket(name: str) -> dict:
     model = family.build_model(config, 0)
     mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
     mask.apply(model)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with pinned_threads(1):
         result = family.train(model, mask, config, 7)
-    finally:
-        torch.set_num_threads(before)
     weights = hashlib.sha256(b"".join(v.detach().cpu().contiguous().numpy().tobytes()
                                       for _, v in sorted(model.state_dict().items()))).hexdigest()[:16]
     return {"weights": weights, "metrics": result["metrics"], "kernels": kernels}

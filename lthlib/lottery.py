@@ -12,6 +12,7 @@ stopped.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import gc
 import math
 import multiprocessing
@@ -21,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from functools import lru_cache
 from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any, TextIO
@@ -214,8 +216,16 @@ def check_levels(family: Family, config: Any, lottery: Lottery) -> None:
     """`pruning.check_levels` for a run started from the library: every level prunes a weight more than the one
     before and leaves one alive (the notebooks and `lth sweep` check it already, in `experiment.prepare`)."""
     if lottery.levels:
-        check_pruning_levels(lottery.levels, lottery.pruning_rate,
-                             Mask.ones(family.build_model(config, 0), lottery.exclude).total)
+        check_pruning_levels(lottery.levels, lottery.pruning_rate, prunable_weights(family, config, lottery.exclude))
+
+
+@lru_cache(maxsize=16)
+def prunable_weights(family: Family, config: Any, exclude: tuple[str, ...]) -> int:
+    """How many weights the lottery may prune: the model's, built on the CPU, leaving the RNG as it was."""
+    on_cpu = dataclasses.replace(config, device="cpu") if hasattr(config, "device") else config
+    with torch.random.fork_rng(devices=[]):
+        model = family.build_model(on_cpu, 0)
+    return Mask.ones(model, exclude).total
 
 
 def split_seeds(seeds: int, workers: int, levels: int) -> bool:
