@@ -9,7 +9,9 @@ With LTH_ARITHMETIC=portable (lthlib.arithmetic) the fingerprint is meant to be 
 CPU kind. The tickets say which kernels they run on: `mkl+aten` (MKL's COMPATIBLE branch and ATen's
 scalar kernels, both documented to be CPU-independent) or `mkl+aten+onednn` (the LSTM's and the Atari
 convolutions' oneDNN kernels, whose numbers changed here when oneDNN was capped at SSE4.1 rather than
-AVX2: portable only as far as every machine runs the same oneDNN ISA).
+AVX2: portable only as far as every machine runs the same oneDNN ISA), or `mkl+aten+envpool` (Acrobot's
+C++ environment, which differs between an Intel AMX CPU and an AMD EPYC). Each committed ticket lists
+the CPU kinds measured to compute it (`same_on`); `--check FILE --agree` adds this one where it does.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from lthlib.pruning import prune_global
 # name -> (family module, config arguments, the kernels its arithmetic goes through)
 TICKETS = {
     "CartPole-v0": ("classic_control", ("CartPole-v0", "smoke"), {}, "mkl+aten"),
-    "Acrobot-v1": ("classic_control", ("Acrobot-v1", "smoke"), {}, "mkl+aten"),
+    "Acrobot-v1": ("classic_control", ("Acrobot-v1", "smoke"), {}, "mkl+aten+envpool"),
     "Multi30k": ("transformer_mt", ("", "smoke"), {}, "mkl+aten"),
     "WikiText-2": ("lstm_lm", ("smoke",), {}, "mkl+aten+onednn"),
     "Krull": ("atari", ("Krull", "smoke"), {"precision": "fp32"}, "mkl+aten+onednn"),
@@ -55,8 +57,13 @@ def ticket(name: str) -> dict:
 
 
 def fingerprint(names=tuple(TICKETS)) -> dict:
-    return {"arithmetic": arithmetic.current(), "threads": 1, "machine": machine() | {"threads": 1},
-            "tickets": {name: ticket(name) for name in names}}
+    here = machine() | {"threads": 1}
+    return {"arithmetic": arithmetic.current(), "threads": 1, "machine": here,
+            "tickets": {name: ticket(name) | {"same_on": [here["cpu"]]} for name in names}}
+
+
+def same(theirs: dict, mine: dict | None) -> bool:
+    return mine is not None and (mine["weights"], mine["metrics"]) == (theirs["weights"], theirs["metrics"])
 
 
 def compare(committed: dict, ours: dict) -> list[str]:
@@ -64,9 +71,9 @@ def compare(committed: dict, ours: dict) -> list[str]:
     lines = []
     for name, theirs in committed["tickets"].items():
         mine = ours["tickets"].get(name)
-        same = mine is not None and (mine["weights"], mine["metrics"]) == (theirs["weights"], theirs["metrics"])
-        lines.append(f"{'same     ' if same else 'DIFFERENT'} {name} ({theirs['kernels']}): weights {theirs['weights']}"
-                     + ("" if same else f", here {mine and mine['weights']}; metrics {theirs['metrics']}, "
+        agree = same(theirs, mine)
+        lines.append(f"{'same     ' if agree else 'DIFFERENT'} {name} ({theirs['kernels']}): weights {theirs['weights']}"
+                     + ("" if agree else f", here {mine and mine['weights']}; metrics {theirs['metrics']}, "
                                          f"here {mine and mine['metrics']}"))
     return lines
 
@@ -75,6 +82,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lthlib.fingerprint", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", type=Path, help="compare with this committed fingerprint; exit 1 where one differs")
     parser.add_argument("--write", type=Path, help="write this machine's fingerprint here")
+    parser.add_argument("--agree", action="store_true",
+                        help="with --check: add this CPU kind to the same_on list of each ticket it computes exactly")
     parser.add_argument("--tickets", default=",".join(TICKETS), help=f"comma-separated, of {', '.join(TICKETS)}")
     args = parser.parse_args(argv)
     names = [n for n in args.tickets.split(",") if n]
@@ -85,6 +94,9 @@ def main(argv=None) -> int:
     if committed and committed["arithmetic"] != arithmetic.current():
         parser.error(f"{args.check} was made with LTH_ARITHMETIC={committed['arithmetic']}, this process runs "
                      f"{arithmetic.current()}: set LTH_ARITHMETIC={committed['arithmetic']} before Python starts")
+    if args.agree and not committed:
+        parser.error("--agree needs --check FILE")
+    full = json.loads(args.check.read_text()) if args.agree else None
     if committed:
         committed["tickets"] = {k: v for k, v in committed["tickets"].items() if k in names}
     ours = fingerprint(names)
@@ -95,6 +107,12 @@ def main(argv=None) -> int:
         print(json.dumps(ours["tickets"], indent=1))
         return 0
     lines = compare(committed, ours)
+    if full:
+        cpu = ours["machine"]["cpu"]
+        for name, theirs in full["tickets"].items():
+            if same(theirs, ours["tickets"].get(name)) and cpu not in theirs["same_on"]:
+                theirs["same_on"].append(cpu)
+        args.check.write_text(json.dumps(full, indent=1, sort_keys=True) + "\n")
     print(f"this machine: {ours['machine']['cpu']}, {ours['arithmetic']} arithmetic, 1 thread; "
           f"fingerprint made on {committed['machine']['cpu']}", *lines, sep="\n")
     return 0 if all(line.startswith("same") for line in lines) else 1
