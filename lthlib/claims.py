@@ -9,8 +9,8 @@ import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, is_control, judged_levels, keeps_paper_share, learned, main_runs
 from lthlib.configs import PAPER_REWIND_SHARE
-from lthlib.verdicts import (DIRECTION, INCONCLUSIVE, MIN_SEEDS, WITHIN, Estimate, compare, estimate, holm,
-                             margin_for)
+from lthlib import verdicts
+from lthlib.verdicts import DIRECTION, INCONCLUSIVE, MIN_SEEDS, WITHIN, Estimate, compare, estimate, holm, margin_for
 
 SHOWN, PARTLY, UNRESOLVED, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
     "shown", "partly shown", "not resolved", "not shown", "indicative", "not testable here", "pending")
@@ -44,6 +44,7 @@ class Part:
     missing: bool = False  # no run yet (else, with holds None: a run that cannot be judged)
     estimate: Estimate | None = None  # the part's effect with its interval, where one comparison carries it
     unresolved: bool = False  # fails, but its interval includes the margin: "we could not tell", not "no"
+    levels: pd.DataFrame | None = None  # its per-level estimates (`level_estimates`), for the claim's forest plot
 
 
 def status_of(parts: list[Part]) -> str:
@@ -118,26 +119,60 @@ def _scale(runs: list[pd.DataFrame]) -> str:
 
 
 def part(name: str, runs: list[pd.DataFrame], holds: bool, text: str, stand_in: bool = False,
-         seeds: int | None = None, effect: Estimate | None = None, unresolved: bool | None = None) -> Part:
+         seeds: int | None = None, effect: Estimate | None = None, unresolved: bool | None = None,
+         at: str = "", levels: pd.DataFrame | None = None) -> Part:
     """A part of a claim. `effect`: its estimate, which also says whether a part that fails is unresolved (its
-    interval includes the margin) rather than answered no; `unresolved` says so for a part without one."""
+    interval includes the margin) rather than answered no; `unresolved` says so for a part without one. `at`:
+    which comparison the estimate is, and why (e.g. the weakest level of a claim at every level)."""
     reasons = _why_not_judged(runs, seeds) + ([STAND_IN] if stand_in else [])
     suffix = f" (indicative: {'; '.join(reasons)})" if reasons else ""
     if unresolved is None:
         unresolved = effect is not None and effect.outcome in (INCONCLUSIVE, DIRECTION)
-    return Part(name, holds, not reasons, f"{name}: {text}{suffix}{described(effect)}",
-                STAND_IN if stand_in else _scale(runs), estimate=effect, unresolved=bool(unresolved and not holds))
+    return Part(name, holds, not reasons, f"{name}: {text}{suffix}{described(effect, at)}",
+                STAND_IN if stand_in else _scale(runs), estimate=effect, unresolved=bool(unresolved and not holds),
+                levels=levels)
 
 
-def described(effect: Estimate | None) -> str:
+def described(effect: Estimate | None, at: str = "") -> str:
     """An estimate in the evidence: the gain, its interval, its outcome, what these seeds detect and what more would."""
     if effect is None or effect.seeds < 2:
         return ""
     observed = (f"{effect.seeds_at_observed or 'over 1,000'} at the observed gain" if effect.gain > 0
                 else "none at the observed gain, which points the other way")
     more = f"{observed}, {effect.seeds_at_margin or 'over 1,000'} at the margin"
-    return (f" [estimate {effect}; {effect.seeds} seeds detect a gain of {effect.detectable:.3g} with 80% power; "
-            f"seeds for 80% power: {more}]")
+    return (f" [estimate{' ' + at if at else ''}: {effect}; {effect.seeds} seeds detect a gain of "
+            f"{effect.detectable:.3g} with 80% power; seeds for 80% power: {more}]")
+
+
+# how far an outcome is from the claim, for the level that decides a claim at every level
+_AGAINST = {verdicts.CONTRADICTED: 0, WITHIN: 1, INCONCLUSIVE: 2, verdicts.INDICATIVE: 2, DIRECTION: 3, verdicts.SHOWN: 4}
+
+
+def level_estimates(a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame], levels: list[int], margin: float,
+                    higher_is_better: bool = True, tried: int = 1) -> pd.DataFrame:
+    """Per level: ticket kind a[0] of run a[1] against b[0] of run b[1], estimated (`verdicts.estimate`, with
+    `tried` for a claim at *some* level), one row per level with its fraction pruned."""
+    fraction = a[1][a[1].level.isin(levels)].groupby("level").fraction_pruned.mean()
+    rows = []
+    for k in levels:
+        e = estimate(by_seed(a[1], a[0], k), by_seed(b[1], b[0], k), margin, higher_is_better, tried)
+        rows.append({"level": k, "fraction_pruned": fraction.get(k, float("nan")), "seeds": e.seeds, "gain": e.gain,
+                     "low": e.low, "high": e.high, "margin": margin, "outcome": e.outcome, "estimate": e})
+    return pd.DataFrame(rows)
+
+
+def weakest(levels: pd.DataFrame) -> tuple[int, Estimate]:
+    """The level that decides a claim at *every* level: the one whose outcome is furthest from the claim (then
+    the smallest gain). No correction: every level must pass on its own."""
+    row = levels.assign(rank=levels.outcome.map(_AGAINST)).sort_values(["rank", "gain"]).iloc[0]
+    return int(row.level), row.estimate
+
+
+def strongest(levels: pd.DataFrame) -> tuple[int, Estimate]:
+    """The level that carries a claim at *some* level: the largest gain, its interval widened for the levels
+    it was picked from (`tried`)."""
+    row = levels.sort_values("gain", ascending=False).iloc[0]
+    return int(row.level), row.estimate
 
 
 def missing(name: str, what: str) -> Part:
@@ -189,10 +224,11 @@ def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterat
     wins = levels_won(rows, ("winning", rows), ("random", rows), levels)
     kept = rows[rows.level.isin(levels)]  # the effect across the claim's levels: each seed's mean WT - RT over them
     effect = estimate(by_seed(kept, "winning"), by_seed(kept, "random"), level_margin(rows), HIGHER_IS_BETTER[family])
+    per_level = level_estimates(("winning", rows), ("random", rows), levels, level_margin(rows), HIGHER_IS_BETTER[family])
     return part(task, [rows], len(wins) >= share * len(levels),
-                f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}; over those levels, "
-                f"mean WT - RT per seed", stand_in, paired_seeds(rows, ("winning", rows), ("random", rows), levels),
-                effect)
+                f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}", stand_in,
+                paired_seeds(rows, ("winning", rows), ("random", rows), levels), effect,
+                at="each seed's mean WT - RT over those levels", levels=per_level)
 
 
 def within_margin(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, Estimate]:
@@ -250,7 +286,8 @@ def variant_helps(results: Results, family: str, task: str, better: str, worse: 
     return part(f"{task}, {label}", [a, b], result.better,
                 f"mean WT over levels {describe_levels(levels)}: {better} {wt_a.mean():.4g} vs {worse} "
                 f"{wt_b.mean():.4g} ({result})", stand_in, result.seeds,
-                estimate(wt_a, wt_b, margin, HIGHER_IS_BETTER[family]))
+                estimate(wt_a, wt_b, margin, HIGHER_IS_BETTER[family]), at="each seed's mean over those levels",
+                levels=level_estimates(("winning", a), ("winning", b), levels, margin, HIGHER_IS_BETTER[family]))
 
 
 

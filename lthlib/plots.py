@@ -278,5 +278,5 @@ def forest(estimates: pd.DataFrame, title: str = "", y_title: str = "WT − RT")
             fig.add_hline(y=y, line=dict(color=COLORS["dense"], dash=dash, width=1), row=1, col=i)
         fig.update_xaxes(title_text="fraction pruned", tickformat=".0%", row=1, col=i)
     fig.update_yaxes(title_text=y_title, row=1, col=1)
-    fig.update_layout(title=title, template="plotly_white", height=340, margin=dict(t=70, b=50))
+    fig.update_layout(title=title, template="plotly_white", height=360, margin=dict(t=100, b=50))
     return fig

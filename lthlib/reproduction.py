@@ -40,7 +40,8 @@ class Check:
     unrecorded: int = 0  # committed values whose record does not name its whole machine
     levels: int = 0  # (level, ticket) means compared
     levels_differ: list[str] = field(default_factory=list)
-    verdicts: tuple[str, str] = ("", "")  # WT beats RT at levels: (committed, fresh)
+    verdicts: tuple[str, str] = ("", "")  # WT beats RT at levels: (committed, fresh), on the seeds both have
+    seeds: tuple[list, list] = ((), ())  # the committed summary's seeds, and those both runs have
 
     @property
     def reproduced(self) -> bool:
@@ -88,7 +89,9 @@ def check(fresh: pd.DataFrame, committed: pd.DataFrame, metric: str, higher_is_b
     result.levels_differ = [f"{what}, beyond the margin {margin:.3g} ({t})" for (what, t), held in zip(tests, survives)
                             if held and t.better]
     wins = lambda df: describe_levels(wt_vs_rt(df, metric, higher_is_better).query("wt_better").level)  # noqa: E731
-    result.verdicts = (wins(committed), wins(fresh))
+    shared = sorted(set(committed.seed) & set(fresh.seed))  # a summary with more seeds concludes more: compare like with like
+    result.verdicts = (wins(committed[committed.seed.isin(shared)]), wins(fresh[fresh.seed.isin(shared)]))
+    result.seeds = (sorted(set(committed.seed)), shared)
     return result
 
 
@@ -157,7 +160,10 @@ def report(run_root: Path, results_dir: Path, metric: str, higher_is_better: boo
                      "exact equality is not promised for them")
     lines.append(f"  per-level means: {c.levels - len(c.levels_differ)} of {c.levels} agree under the verdict rule")
     lines += [f"    differs: {d}" for d in c.levels_differ]
-    lines.append(f"  WT beats RT at levels: committed {c.verdicts[0]}, here {c.verdicts[1]}"
+    committed_seeds, shared = c.seeds
+    on = "" if len(committed_seeds) == len(shared) else (
+        f" (on the {len(shared)} seeds both have; the committed summary has {len(committed_seeds)})")
+    lines.append(f"  WT beats RT at levels{on}: committed {c.verdicts[0]}, here {c.verdicts[1]}"
                  + (" (the same)" if c.verdicts[0] == c.verdicts[1] else
                     " (they differ at a level near the bar, where the means agree: more seeds would settle it)"
                     if c.reproduced else " -- the verdicts DIFFER"))

@@ -124,7 +124,9 @@ def rules() -> list[str]:
         f"at a share of them, needs no correction.",
         f"With fewer than {MIN_SEEDS} seeds no claim is shown or not shown: it is *indicative*, and its "
         "evidence says how many seeds.",
-        f"Every part that rests on one paired comparison also shows its estimate: the mean gain with its "
+        f"Every part that rests on paired comparisons also shows its estimate at the comparison that decides it (a "
+        f"claim at every level: its weakest level; at some level: its best, the interval widened by Bonferroni for "
+        f"the levels tried; a share of the levels or an ablation: each seed's mean over them): the mean gain with its "
         f"{CONFIDENCE:.0%} interval, its outcome ({'; '.join(f'{k}: {v}' for k, v in OUTCOMES.items())}), the "
         f"smallest gain its seeds detect with {POWER:.0%} power, and the seeds that would give that power at the "
         f"observed gain and at the margin. A part leans the way its estimate points.",
@@ -163,6 +165,11 @@ class Estimate:
     detectable: float
     seeds_at_observed: int | None
     seeds_at_margin: int | None
+    tried: int = 1  # the comparisons it was chosen among (the best of m levels): its interval is Bonferroni-widened
+
+    @property
+    def confidence(self) -> float:
+        return 1 - (1 - CONFIDENCE) / self.tried
 
     @property
     def outcome(self) -> str:
@@ -178,51 +185,56 @@ class Estimate:
 
     def interval(self) -> str:
         """The gain and its interval, without a verdict (e.g. for a non-inferiority reading)."""
-        interval = f"{CONFIDENCE:.0%} CI [{self.low:+.3g}, {self.high:+.3g}]" if self.seeds >= 2 else "no interval"
+        level = f"{self.confidence:.0%}" if self.tried == 1 else f"{self.confidence:.1%} (best of {self.tried}, Bonferroni)"
+        interval = f"{level} CI [{self.low:+.3g}, {self.high:+.3g}]" if self.seeds >= 2 else "no interval"
         return f"{self.gain:+.3g} ({interval}, {self.seeds} seeds, margin {self.margin:.3g})"
 
     def __str__(self) -> str:
         return f"{self.interval()}: {self.outcome}"
 
 
-def power(effect: float, seeds: int) -> float:
-    """The power of a one-sided paired t-test at ALPHA over `seeds` pairs, for a true gain of `effect`
+def power(effect: float, seeds: int, alpha: float = ALPHA) -> float:
+    """The power of a one-sided paired t-test at `alpha` over `seeds` pairs, for a true gain of `effect`
     standard deviations."""
     if seeds < 2:
         return float("nan")
     df = seeds - 1
-    return float(1 - stats.nct.cdf(stats.t.ppf(1 - ALPHA, df), df, effect * np.sqrt(seeds)))
+    return float(1 - stats.nct.cdf(stats.t.ppf(1 - alpha, df), df, effect * np.sqrt(seeds)))
 
 
-def detectable_effect(seeds: int) -> float:
+def detectable_effect(seeds: int, alpha: float = ALPHA) -> float:
     """The smallest standardized gain (mean / sd of the paired differences) detected with POWER over `seeds`."""
     if seeds < 2:
         return float("inf")
     from scipy.optimize import brentq
 
-    return float(brentq(lambda d: power(d, seeds) - POWER, 1e-6, 100.0))
+    return float(brentq(lambda d: power(d, seeds, alpha) - POWER, 1e-6, 100.0))
 
 
-def seeds_needed(effect: float, most: int = 1000) -> int | None:
+def seeds_needed(effect: float, most: int = 1000, alpha: float = ALPHA) -> int | None:
     """The fewest seeds with POWER for a standardized gain `effect`; None when more than `most` (or no gain)."""
     if not effect > 0:
         return None
     if effect == float("inf"):  # no spread at all: the smallest paired test decides
         return 2
-    return next((n for n in range(2, most + 1) if power(effect, n) >= POWER), None)
+    return next((n for n in range(2, most + 1) if power(effect, n, alpha) >= POWER), None)
 
 
-def estimate(a: pd.Series, b: pd.Series, margin: float, higher_is_better: bool = True) -> Estimate:
-    """`a` against `b`, both indexed by seed (only the seeds in both count), estimated."""
+def estimate(a: pd.Series, b: pd.Series, margin: float, higher_is_better: bool = True, tried: int = 1) -> Estimate:
+    """`a` against `b`, both indexed by seed (only the seeds in both count), estimated. `tried`: how many such
+    comparisons this one was picked from (the best of m levels, for a claim at *some* level): the test, the
+    interval and the power are then at ALPHA / m (Bonferroni, Holm's first step)."""
     seeds = a.index.intersection(b.index)
     d = (a[seeds] - b[seeds]).to_numpy(dtype=float) * (1.0 if higher_is_better else -1.0)
     d = d[~np.isnan(d)]
     n = len(d)
     gain = float(d.mean()) if n else float("nan")
     if n < 2:
-        return Estimate(n, gain, float("nan"), float("nan"), margin, float("inf"), None, None)
+        return Estimate(n, gain, float("nan"), float("nan"), margin, float("inf"), None, None, tried)
+    alpha = ALPHA / tried
     sd = float(d.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / np.sqrt(n)
+    half = float(stats.t.ppf(1 - alpha, n - 1)) * sd / np.sqrt(n)
     standardized = (lambda x: x / sd) if sd > 0 else (lambda x: float("inf") if x > 0 else 0.0)
-    return Estimate(n, gain, gain - half, gain + half, margin, detectable_effect(n) * sd,
-                    seeds_needed(standardized(gain)), seeds_needed(standardized(margin)))
+    return Estimate(n, gain, gain - half, gain + half, margin, detectable_effect(n, alpha) * sd,
+                    seeds_needed(standardized(gain), alpha=alpha), seeds_needed(standardized(margin), alpha=alpha),
+                    tried)

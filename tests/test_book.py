@@ -58,12 +58,14 @@ def test_scorecard_lists_every_claim(book):
     from lthlib.scorecard import CLAIMS
 
     html = (book / "book" / "scorecard.html").read_text()
-    for _, claim, _ in CLAIMS:
+    for _, claim, *_ in CLAIMS:
         first = claim.split(";")[0]
         assert first in html or first.replace("'", "&#39;") in html, claim
     for status in ("partly shown", "indicative", "not testable here"):  # today's statuses, and the rules
         assert f">{status}<" in html
     assert "one-sided paired t-test" in html and ">scale<" in html and ">leans<" in html
+    assert ">levels, corrected<" in html  # how each claim's levels are corrected, beside its evidence
+    assert html.count('class="plotly-graph-div"') >= 10  # a forest plot per claim with estimates on 3 seeds
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")

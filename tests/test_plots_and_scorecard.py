@@ -395,17 +395,17 @@ def test_a_claim_at_some_level_counts_a_level_only_past_holms_correction():
     """Qbert's claim "WT raises the reward above the dense net" tried at 10 levels: one level a little above
     the dense net on every seed (p between 0.005 and 0.05) passes the rule on its own, not among ten."""
     from lthlib.claims import levels_won
-    from lthlib.scorecard import _dense_as_level
+    from lthlib.claims_rl import dense_as_level
 
     claim = "WT raises the reward above the dense net on Berzerk and Qbert"
     one_level = table("atari", "Qbert", "reward", 500, [480] * 4 + [527] + [480] * 5, [400] * 10)
     level_5 = compare(one_level.query("ticket == 'winning' and level == 5").set_index("seed").value,
                       one_level.query("ticket == 'dense'").set_index("seed").value, margin=25)
     assert level_5.gain == pytest.approx(27) and 0.005 < level_5.p_value < 0.05
-    dense = _dense_as_level(one_level, list(range(1, 11)))
+    dense = dense_as_level(one_level, list(range(1, 11)))
     assert levels_won(one_level, ("winning", one_level), ("dense@", dense), list(range(1, 11))) == [5]  # uncorrected
     card = scorecard(one_level, random_policy={"Qbert": 150.0}).set_index("claim")
-    assert card.loc[claim, "status"] == NOT_SHOWN
+    assert card.loc[claim, "status"] == UNRESOLVED  # its widened interval includes the margin: not a "no"
     assert "Qbert: WT above the dense 500.0 at levels none of 1–10, Holm-corrected (best mean WT 527.0, level 5)" in \
         card.loc[claim, "our evidence"]
     two_levels = table("atari", "Qbert", "reward", 500, [480] * 4 + [600, 610] + [480] * 4, [400] * 10)

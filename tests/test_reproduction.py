@@ -95,3 +95,22 @@ def test_the_findings_give_each_effect_with_its_interval():
     assert lines[1].endswith("at levels 1 of 1")
     assert "sparsest, level 1 (20.0% pruned): WT - RT +64.3 (90% CI [" in lines[2] and lines[2].endswith(": shown")
     assert "level 1 (20.0% pruned), WT - dense -1.67 (90% CI [" in lines[3]
+
+
+def test_a_committed_summary_with_more_seeds_is_compared_on_the_seeds_both_have(fresh_and_committed):
+    """CartPole-v0's committed main run has 5 seeds, ./run.sh trains 3: its verdict is read on those 3."""
+    root, summary, results = fresh_and_committed
+    original = summary.read_text()
+    try:
+        data = json.loads(original)
+        extra = [dict(r, seed=r["seed"] + 3) for r in data["tickets"] if r["seed"] == 0]
+        for r in extra:  # a fourth seed on which the RT at level 1 collapses: on 4 seeds the verdict could move
+            if r["ticket"] == "random":
+                r["metrics"] = dict(r["metrics"], reward=-1000.0)
+        summary.write_text(json.dumps(dict(data, tickets=data["tickets"] + extra)))
+        lines, reproduced = report(root, results, "reward")
+        (verdict,) = [line for line in lines if "WT beats RT at levels" in line]
+        assert "(on the 3 seeds both have; the committed summary has 4)" in verdict and verdict.endswith("(the same)")
+        assert reproduced
+    finally:
+        summary.write_text(original)
