@@ -9,7 +9,8 @@ from lthlib.runs import VARIANTS, Lottery  # noqa: E402
 from lthlib.masked import MaskedTraining  # noqa: E402
 from lthlib.masks import Mask  # noqa: E402
 from lthlib.pruning import fraction_pruned_at, prune_global  # noqa: E402
-from lthlib.store import load_results, publish  # noqa: E402
+from lthlib.publishing import publish
+from lthlib.store import load_results  # noqa: E402
 
 __all__ = [
     "VARIANTS", "Lottery", "Mask", "MaskedTraining", "fraction_pruned_at", "load_results",

@@ -8,10 +8,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lthlib.configs import PAPER_REWIND_SHARE, keeps_share
+from lthlib import families
+from lthlib.configs import keeps_share
+from lthlib.families import margin_for
 from lthlib.plots import summarize
-from lthlib.store import LINEAGE, LONGER, executed_seeds
-from lthlib.verdicts import MARGIN, MIN_SEEDS, compare, estimate, margin_for
+from lthlib.publishing import executed_seeds
+from lthlib.store import LINEAGE, LONGER
+from lthlib.verdicts import MIN_SEEDS, compare, estimate
 
 CONTROL_FIELDS = ("equal_updates", "max_updates", LONGER, LINEAGE)  # a run with these set is a control, not a main run
 
@@ -69,7 +72,7 @@ def is_control(df: pd.DataFrame) -> pd.Series:
 
 def keeps_paper_share(df: pd.DataFrame) -> pd.Series:
     """Rows of runs that rewind to the initial weights or at the paper's share of their budget."""
-    return pd.Series([f == 0 or keeps_share(f, PAPER_REWIND_SHARE[family]) for family, f in
+    return pd.Series([f == 0 or keeps_share(f, families.get(family).rewind_share) for family, f in
                       zip(df.family, df.rewind_fraction)], index=df.index, dtype=bool)
 
 
@@ -172,7 +175,7 @@ SURPRISE_SHARE = 0.05  # a winning ticket this much better than its dense net is
 def surprises(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
     """Results to question before they are results, per (task, run): the levels where the mean winning
     ticket beats the mean dense net by more than `SURPRISE_SHARE` (of |dense|, or in classic control of the
-    dense net's gain over a random policy, as `verdicts.margin_for`), and pairs of runs whose winning
+    dense net's gain over a random policy, as `families.margin_for`), and pairs of runs whose winning
     tickets score exactly alike on every seed at a level past 1 (level 1 may be copied from a sibling
     run, where one-shot and iterative masks agree; levels with an output layer entirely pruned, where any
     two tickets are the same constant function, are left out)."""
@@ -180,7 +183,7 @@ def surprises(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> p
     sign = 1.0 if higher_is_better else -1.0
     for (family, task, run), group in rows_df.groupby(["family", "task", "run"]):
         dense = by_seed(group, "dense").mean()
-        scale = margin_for(family, dense, task) / MARGIN[family]
+        scale = margin_for(family, dense, task) / families.get(family).margin
         if not 0 < scale < np.inf:  # a dense net at 0, or no better than a random policy: no scale to judge by
             continue
         wt = group[group.ticket == "winning"].groupby("level").value.mean()

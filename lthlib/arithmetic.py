@@ -18,8 +18,11 @@ set `LTH_ARITHMETIC=portable` in the environment before starting Python, the ker
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
+from functools import lru_cache
+from pathlib import Path
 
 PORTABLE = {"MKL_CBWR": "COMPATIBLE", "ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 MODES = ("native", "portable")
@@ -49,8 +52,6 @@ def check_in_effect() -> None:
     """torch read the variables when it first computed: if that was before they were set, say so."""
     import torch
 
-    from lthlib.machine import mkl_branch
-
     capability, branch = torch.backends.cpu.get_cpu_capability(), mkl_branch()
     if capability != "DEFAULT" or branch not in ("COMPATIBLE", None):
         raise RuntimeError(f"LTH_ARITHMETIC=portable came too late: torch already runs {capability} kernels and "
@@ -61,7 +62,31 @@ def current() -> str:
     """"portable" where this process runs the portable kernels, else "native"."""
     import torch
 
-    from lthlib.machine import mkl_branch
-
     portable = torch.backends.cpu.get_cpu_capability() == "DEFAULT" and mkl_branch() in ("COMPATIBLE", None)
     return "portable" if portable else "native"
+
+
+MKL_BRANCHES = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSSE3", 7: "SSE4_1", 8: "SSE4_2", 9: "AVX",
+                10: "AVX2", 11: "AVX512_MIC", 12: "AVX512", 13: "AVX512_MIC_E1", 14: "AVX512_E1"}
+
+
+@lru_cache(maxsize=1)
+def _mkl():
+    """torch's MKL (linked into libtorch_cpu), or None where there is none to ask."""
+    try:
+        import torch  # here, not at the top: this module runs before torch may be imported
+
+        lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
+    except OSError:
+        return None
+    return lib if all(hasattr(lib, f) for f in ("mkl_serv_cbwr_get", "mkl_serv_cbwr_get_auto_branch")) else None
+
+
+def mkl_branch() -> str | None:
+    """The code branch MKL runs: the one MKL_CBWR pins, else the one it picks for this CPU ("AUTO:...")."""
+    lib = _mkl()
+    if lib is None:
+        return None
+    name = lambda code: MKL_BRANCHES.get(code, f"branch {code}")  # noqa: E731
+    pinned = lib.mkl_serv_cbwr_get(1)  # 1: MKL_CBWR_BRANCH
+    return name(pinned) if pinned not in (1, 2) else f"AUTO:{name(lib.mkl_serv_cbwr_get_auto_branch())}"

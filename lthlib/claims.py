@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, is_control, judged_levels, keeps_paper_share, learned, main_runs
-from lthlib.configs import PAPER_REWIND_SHARE
-from lthlib import verdicts
-from lthlib.verdicts import DIRECTION, INCONCLUSIVE, MIN_SEEDS, WITHIN, Estimate, compare, estimate, holm, margin_for
+from lthlib import families, verdicts
+from lthlib.families import margin_for
+from lthlib.verdicts import DIRECTION, INCONCLUSIVE, MIN_SEEDS, WITHIN, Estimate, compare, estimate, holm
 
 SHOWN, PARTLY, UNRESOLVED, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
     "shown", "partly shown", "not resolved", "not shown", "indicative", "not testable here", "pending")
@@ -27,8 +27,6 @@ STATUSES = {
                   "this budget",
     PENDING: "testable here, not run yet",
 }
-METRIC = {"classic_control": "reward", "atari": "reward", "lstm_lm": "test_log_ppl", "transformer_mt": "bleu"}
-HIGHER_IS_BETTER = {"classic_control": True, "atari": True, "lstm_lm": False, "transformer_mt": True}
 STAND_IN = "stand-in: a small Transformer on Multi30k, not Base or Big on WMT'14"
 # Atari claims relative to the dense net need a dense net that learned; ATARI_LEARNED: its agents at all
 DENSE_LEARNED, ATARI_LEARNED = "dense", "agents"
@@ -80,7 +78,7 @@ class Results:
 
     def run(self, family: str, task: str, variant: str, exclude: str | None = "") -> pd.DataFrame:
         rows = self.df[(self.df.family == family) & (self.df.task == task) & (self.df.variant == variant)
-                       & (self.df.metric == METRIC[family])]
+                       & (self.df.metric == families.get(family).metric)]
         return rows if exclude is None else rows[rows.exclude == exclude]
 
     def atari_gate(self, game: str, needs: str) -> str:
@@ -109,7 +107,7 @@ def _why_not_judged(runs: list[pd.DataFrame], seeds: int | None = None) -> list[
         family, fraction = r.family.iloc[0], r.rewind_fraction.iloc[0]
         if not keeps_paper_share(r.iloc[:1]).iloc[0]:
             reasons.append(f"{r.variant.iloc[0]} rewinds at {fraction:.0%} of its budget, the paper at "
-                           f"{PAPER_REWIND_SHARE[family]:.0%}: to be rerun")
+                           f"{families.get(family).rewind_share:.0%}: to be rerun")
     return list(dict.fromkeys(reasons))
 
 
@@ -182,7 +180,7 @@ def missing(name: str, what: str) -> Part:
 def comparisons(rows: pd.DataFrame, a: tuple[str, pd.DataFrame], b: tuple[str, pd.DataFrame], levels: list[int]):
     """{level: ticket kind a[0] of run a[1] against ticket kind b[0] of run b[1]} under the rule."""
     family, margin = rows.family.iloc[0], level_margin(rows)
-    return {k: compare(by_seed(a[1], a[0], k), by_seed(b[1], b[0], k), margin, HIGHER_IS_BETTER[family])
+    return {k: compare(by_seed(a[1], a[0], k), by_seed(b[1], b[0], k), margin, families.get(family).higher_is_better)
             for k in levels}
 
 
@@ -223,8 +221,8 @@ def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterat
         return missing(task, f"{variant} run")
     wins = levels_won(rows, ("winning", rows), ("random", rows), levels)
     kept = rows[rows.level.isin(levels)]  # the effect across the claim's levels: each seed's mean WT - RT over them
-    effect = estimate(by_seed(kept, "winning"), by_seed(kept, "random"), level_margin(rows), HIGHER_IS_BETTER[family])
-    per_level = level_estimates(("winning", rows), ("random", rows), levels, level_margin(rows), HIGHER_IS_BETTER[family])
+    effect = estimate(by_seed(kept, "winning"), by_seed(kept, "random"), level_margin(rows), families.get(family).higher_is_better)
+    per_level = level_estimates(("winning", rows), ("random", rows), levels, level_margin(rows), families.get(family).higher_is_better)
     return part(task, [rows], len(wins) >= share * len(levels),
                 f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}", stand_in,
                 paired_seeds(rows, ("winning", rows), ("random", rows), levels), effect,
@@ -239,7 +237,7 @@ def within_margin(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, Esti
 
 
 def level_margin(rows: pd.DataFrame) -> float:
-    """The practical margin of a run's comparisons (`verdicts.margin_for` of its dense net)."""
+    """The practical margin of a run's comparisons (`families.margin_for` of its dense net)."""
     return margin_for(rows.family.iloc[0], by_seed(rows, "dense").mean(), rows.task.iloc[0])
 
 
@@ -282,12 +280,12 @@ def variant_helps(results: Results, family: str, task: str, better: str, worse: 
         return unpaired
     wt_a, wt_b = paired_wt_means(a, b, pairs)
     margin = margin_for(family, by_seed(a, "dense").mean(), task)
-    result = compare(wt_a, wt_b, margin, HIGHER_IS_BETTER[family])
+    result = compare(wt_a, wt_b, margin, families.get(family).higher_is_better)
     return part(f"{task}, {label}", [a, b], result.better,
                 f"mean WT over levels {describe_levels(levels)}: {better} {wt_a.mean():.4g} vs {worse} "
                 f"{wt_b.mean():.4g} ({result})", stand_in, result.seeds,
-                estimate(wt_a, wt_b, margin, HIGHER_IS_BETTER[family]), at="each seed's mean over those levels",
-                levels=level_estimates(("winning", a), ("winning", b), levels, margin, HIGHER_IS_BETTER[family]))
+                estimate(wt_a, wt_b, margin, families.get(family).higher_is_better), at="each seed's mean over those levels",
+                levels=level_estimates(("winning", a), ("winning", b), levels, margin, families.get(family).higher_is_better))
 
 
 
@@ -299,4 +297,32 @@ def off_share_runs(df: pd.DataFrame) -> pd.DataFrame:
     off = runs[~keeps_paper_share(runs)]
     return pd.DataFrame({"task": off.task, "variant": off.variant, "run": off.run,
                          "rewinds at (share of its budget)": off.rewind_fraction.map("{:.0%}".format),
-                         "the paper's share": off.family.map(PAPER_REWIND_SHARE).map("{:.0%}".format)})
+                         "the paper's share": off.family.map(lambda f: f"{families.get(f).rewind_share:.0%}")})
+
+
+def rules() -> list[str]:
+    """The rule and its numbers, in words, for the book."""
+    from lthlib import families
+    from lthlib.verdicts import ALPHA, CONFIDENCE, OUTCOMES, POWER
+
+    layers = "; ".join(f"{n}: {', '.join(families.get(n).output_layers)}" for n in families.MODULES)
+    return [
+        f"A beats B (a winning ticket its random ticket at one level, or one variant's winning tickets "
+        f"another's): the mean paired difference over seeds exceeds a practical margin "
+        f"({families.margins_in_words()}) and a one-sided paired t-test gives p < {ALPHA} over at least "
+        f"{MIN_SEEDS} seeds.",
+        f"A claim that A beats B at *some* level counts a level only where its test also survives Holm's "
+        f"correction for the m levels tried (the k-th smallest p below {ALPHA} / (m − k), k = 0, 1, …): tested "
+        f"one by one, one of ten levels would pass by chance up to 40% of the time. A claim at every level, or "
+        f"at a share of them, needs no correction.",
+        f"With fewer than {MIN_SEEDS} seeds no claim is shown or not shown: it is *indicative*, and its "
+        "evidence says how many seeds.",
+        f"Every part that rests on paired comparisons also shows its estimate at the comparison that decides it (a "
+        f"claim at every level: its weakest level; at some level: its best, the interval widened by Bonferroni for "
+        f"the levels tried; a share of the levels or an ablation: each seed's mean over them): the mean gain with its "
+        f"{CONFIDENCE:.0%} interval, its outcome ({'; '.join(f'{k}: {v}' for k, v in OUTCOMES.items())}), the "
+        f"smallest gain its seeds detect with {POWER:.0%} power, and the seeds that would give that power at the "
+        f"observed gain and at the margin. A part leans the way its estimate points.",
+        f"Levels where an output layer is entirely pruned ({layers}) are left out: both tickets are then the same "
+        "constant function.",
+    ]

@@ -9,7 +9,8 @@ from lthlib.claims import (NOT_TESTABLE, STAND_IN, Part, Results, different_dens
                            level_estimates, level_margin, levels_won, missing, paired_levels, paired_seeds,
                            paired_wt_means, part, some_levels_won, strongest, variant_helps, weakest,
                            with_both_tickets, within_margin, wt_beats_rt)
-from lthlib.verdicts import DIRECTION, INCONCLUSIVE, compare, estimate, margin_for
+from lthlib.families import margin_for
+from lthlib.verdicts import DIRECTION, INCONCLUSIVE, compare, estimate
 
 # --- LSTM --------------------------------------------------------------------------------------------
 

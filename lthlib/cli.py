@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from lthlib import sweep, sweep_cost
+from lthlib import families, sweep, sweep_cost
 from lthlib.configs import PRESETS
 from lthlib.runs import VARIANTS
 
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("sweep", help="run (task x seed x variant) notebooks as Ray tasks",
                             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--family", required=True, choices=sorted(sweep.FAMILIES), help="the experiment family")
+    p.add_argument("--family", required=True, choices=families.names(), help="the experiment family")
     p.add_argument("--tasks", type=_list, default=None, help="comma-separated; none: the paper's tasks of the family")
     p.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated, distinct")
     p.add_argument("--variants", type=_variants, default=["iterative-late"],

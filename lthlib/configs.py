@@ -8,9 +8,6 @@ import typing
 from typing import Any
 
 PRESETS = ("smoke", "cpu", "paper")
-# The paper's late-rewinding point as a share of each family's training budget: epoch 1 of 20 (classic
-# control), of 25 (Atari), of 10 (LSTM), update 1,000 of 50,000 (Transformer). Every preset keeps it.
-PAPER_REWIND_SHARE = {"classic_control": 1 / 20, "atari": 1 / 25, "lstm_lm": 1 / 10, "transformer_mt": 1000 / 50_000}
 # Field metadata {"hash": UNLESS_DEFAULT}: a field added after runs were committed enters the run's hash
 # only when it differs from its default, so those runs keep their names (OpenLTH does the same).
 UNLESS_DEFAULT = "unless default"

@@ -17,7 +17,8 @@ from lthlib.lottery import prunable_weights, run_lottery
 from lthlib.runs import Lottery, check_seeds, run_root
 from lthlib.paths import check_directory, resolve
 from lthlib.pruning import check_levels
-from lthlib.store import LONGER_FIELDS, publish, summary_path
+from lthlib.publishing import publish, summary_path
+from lthlib.store import LONGER_FIELDS
 
 
 def check_parameters(namespace: dict, notebook: str) -> TextIO | None:

@@ -1,9 +1,19 @@
-"""What an experiment family supplies to the lottery loop: its configs, its model, its trainer."""
+"""What an experiment family supplies to the lottery loop and declares about itself.
+
+A family subclasses `Family`, fills in its facts (class attributes) and its three functions, and takes one line
+in the registry (`lthlib.families.MODULES`, or `lthlib.families.register` for your own). The core reads a
+family's facts only from here: nothing outside `lthlib/families/` names one. `book/adding_a_family.md` walks
+through a family of a user's own model.
+
+Its config (a frozen dataclass, hashed into the run's directory name) must have a `task` (the directory under
+the family's) and a `rewind_fraction` (where late rewinding rewinds to, as a share of its training budget;
+0 for none); `lthlib.configs.make_config` builds one from a preset's fields and checks overrides.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from torch import nn
 
@@ -12,25 +22,81 @@ from lthlib.masks import Mask
 RewindHook = Callable[[nn.Module], None]
 
 
-class Family(Protocol):
+class Family:
+    """The facts and functions of one experiment family. Subclasses set every attribute without a default."""
+
     name: str  # directory name under runs_dir, e.g. "classic_control"
-    metric: str  # the metric the pruning curves show, e.g. "reward"
-    higher_is_better: bool
-    # optional: `paper_needs_gpu = True` makes the notebooks warn when the paper preset runs on a CPU
-    # optional: `resumes_inside_ticket = True`: train() takes checkpoint=lthlib.resume.TicketCheckpoint, saves
-    # its training state there as it goes and resumes from it (config fields resume_every_minutes/_updates)
+    metric: str  # the metric the pruning curves show and verdicts compare, e.g. "reward"
+    higher_is_better: bool = True
+    rewind_share: float  # the paper's late-rewinding point, as a share of the training budget
+    margin: float  # the practical margin of a verdict: this share of |dense - baseline| (`families.margin_for`)
+    margin_of: str  # what the margin is a share of, in words, e.g. "BLEU"
+    output_layers: tuple[str, ...] = ()  # parameters whose complete pruning leaves a constant output
+    paper_tasks: tuple[str, ...] = ()  # the paper's tasks of the family (a sweep's default)
+    notebook: str = ""  # its parameterized notebook, from the repository root
+    task_parameter: str | None = None  # the notebook parameter naming the task (None: one task)
+    one_run_per_notebook: dict = {}  # notebook parameters that keep a sweep's notebook to the planned run
+    not_dense: tuple[str, ...] = ()  # config fields the dense net does not depend on (where it rewinds, ...)
+    paper_needs_gpu: bool = False  # the notebooks warn when the paper preset runs on a CPU
+    # `python -m lthlib.fingerprint`'s smoke tickets: name -> (task, config overrides, the kernels they run on)
+    fingerprint_tickets: dict = {}
+    # `resumes_inside_ticket = True`: train() takes checkpoint=lthlib.resume.TicketCheckpoint, saves its
+    # training state there as it goes and resumes from it (config fields resume_every_minutes/_updates)
+    resumes_inside_ticket: bool = False
 
     def config(self, task: str, preset: str, **overrides: Any) -> Any:
         """The frozen config dataclass of `preset` for `task`, with overrides; raises on bad input."""
+        raise NotImplementedError
 
     def build_model(self, config: Any, seed: int) -> nn.Module:
         """A freshly initialised model; the seed fixes its weights (random tickets re-draw with another)."""
+        raise NotImplementedError
 
-    def train(
-        self, model: nn.Module, mask: Mask, config: Any, seed: int, rewind_hook: RewindHook | None
-    ) -> dict[str, Any]:
+    def train(self, model: nn.Module, mask: Mask, config: Any, seed: int,
+              rewind_hook: RewindHook | None = None) -> dict[str, Any]:
         """Train `model` in place under `mask` and evaluate it.
 
         Calls `rewind_hook(model)` once, at the config's rewind point, when it is given. Returns
-        {"metrics": {name: float}, "history": {...}} where metrics holds `self.metric`.
+        {"metrics": {name: float}, "history": {...}, "stats": {"updates": int, "samples": int}} where
+        metrics holds `self.metric`.
         """
+        raise NotImplementedError
+
+    def ticket_config(self, config: Any, dense_record: dict) -> Any:
+        """The config a pruned ticket trains with, given its dense net's record (e.g. an equal-updates budget)."""
+        return config
+
+    def run_inputs(self, p: dict) -> tuple[str, dict, tuple[str, ...]]:
+        """The notebook's parameters -> (task, config overrides, parameters never pruned)."""
+        return p.get(self.task_parameter, ""), dict(p.get("overrides", {})), ()
+
+    def baseline(self, task: str) -> float | None:
+        """A trivial baseline's score on `task` (e.g. a random policy's return), the floor of the margin; None: 0."""
+        return None
+
+    def ticket_cost(self, config: dict) -> float:
+        """A compute proxy for one ticket (samples, tokens, ...), to scale measured times between presets."""
+        raise NotImplementedError
+
+    def rewind_point(self, config: Any) -> tuple[int, int, str]:
+        """(the rewind point, the budget, their unit) in the trainer's own unit, for the presets' table."""
+        raise NotImplementedError
+
+    rewind_deviations: dict = {}  # preset -> why it cannot keep the paper's rewinding share
+    rewind_tasks: tuple[tuple[str, str], ...] = ()  # (label, task) rows of the presets' table; () -> paper_tasks
+
+    # The paper's grids on GPUs (`lthlib.gpu_estimate`, `presets.gpu_table`); None: a GPU does not help
+    gpu_tflops: float | None = None  # the effective bf16 TFLOP/s assumed of one H100 on the family's nets
+
+    def gpu_macs(self, config: dict) -> float:
+        """Multiply-adds of one ticket's training, for the GPU estimate."""
+        raise NotImplementedError
+
+    def gpu_floor_seconds(self, config: dict) -> float:
+        """What else bounds a ticket's time on a GPU node, in seconds (e.g. emulators on its CPU cores)."""
+        return 0.0
+
+    def paper_grids(self) -> list[tuple[str, dict, int, int, str]]:
+        """The paper's grids of the family: (model, config as a dict, runs with random tickets, runs without
+        (ablations), what they are)."""
+        return []

@@ -23,29 +23,26 @@ import sys
 from pathlib import Path
 
 
-from lthlib import arithmetic
+from lthlib import arithmetic, families
 from lthlib.lottery import pinned_threads
 from lthlib.machine import machine
 from lthlib.masks import Mask
 from lthlib.pruning import prune_global
 
-# name -> (family module, config arguments, the kernels its arithmetic goes through)
-TICKETS = {
-    "CartPole-v0": ("classic_control", ("CartPole-v0", "smoke"), {}, "mkl+aten"),
-    "Acrobot-v1": ("classic_control", ("Acrobot-v1", "smoke"), {}, "mkl+aten+envpool"),
-    "Multi30k": ("transformer_mt", ("", "smoke"), {}, "mkl+aten"),
-    "WikiText-2": ("lstm_lm", ("smoke",), {}, "mkl+aten+onednn"),
-    "Krull": ("atari", ("Krull", "smoke"), {"precision": "fp32"}, "mkl+aten+onednn"),
-}
+
+
+def tickets() -> dict[str, tuple[str, str, dict, str]]:
+    """name -> (family, task, config overrides, the kernels its arithmetic goes through): every registered
+    family's `fingerprint_tickets`."""
+    return {name: (family, *spec) for family in families.MODULES
+            for name, spec in families.get(family).fingerprint_tickets.items()}
 
 
 def ticket(name: str) -> dict:
     """Train `name`'s smoke ticket (half its weights pruned, seed 7) on one thread: its weights' hash and metrics."""
-    import importlib
-
-    module, args, overrides, kernels = TICKETS[name]
-    family = importlib.import_module(f"lthlib.families.{module}")
-    config = family.config(*args, **overrides)
+    family_name, task, overrides, kernels = tickets()[name]
+    family = families.get(family_name)
+    config = family.config(task, "smoke", **overrides)
     model = family.build_model(config, 0)
     mask = prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5)
     mask.apply(model)
@@ -56,8 +53,8 @@ def ticket(name: str) -> dict:
     return {"weights": weights, "metrics": result["metrics"], "kernels": kernels}
 
 
-def fingerprint(names=tuple(TICKETS)) -> dict:
-    here = machine() | {"threads": 1}
+def fingerprint(names=None) -> dict:
+    here, names = machine() | {"threads": 1}, list(tickets()) if names is None else names
     return {"arithmetic": arithmetic.current(), "threads": 1, "machine": here,
             "tickets": {name: ticket(name) | {"same_on": [here["cpu"]]} for name in names}}
 
@@ -84,12 +81,12 @@ def main(argv=None) -> int:
     parser.add_argument("--write", type=Path, help="write this machine's fingerprint here")
     parser.add_argument("--agree", action="store_true",
                         help="with --check: add this CPU kind to the same_on list of each ticket it computes exactly")
-    parser.add_argument("--tickets", default=",".join(TICKETS), help=f"comma-separated, of {', '.join(TICKETS)}")
+    parser.add_argument("--tickets", default=",".join(tickets()), help=f"comma-separated, of {', '.join(tickets())}")
     args = parser.parse_args(argv)
     names = [n for n in args.tickets.split(",") if n]
-    unknown = [n for n in names if n not in TICKETS]
+    unknown = [n for n in names if n not in tickets()]
     if unknown:
-        parser.error(f"unknown ticket(s) {unknown}; choose from {', '.join(TICKETS)}")
+        parser.error(f"unknown ticket(s) {unknown}; choose from {', '.join(tickets())}")
     committed = json.loads(args.check.read_text()) if args.check else None
     if committed and committed["arithmetic"] != arithmetic.current():
         parser.error(f"{args.check} was made with LTH_ARITHMETIC={committed['arithmetic']}, this process runs "

@@ -41,7 +41,7 @@ from lthlib.pruning import check_levels as check_pruning_levels, fraction_pruned
 from lthlib.runs import (Lottery, check_seeds, derived_seed, levels_in_training, level_dir, recorded_settings, run_root,
                          run_settings, tickets_done)
 from lthlib.siblings import reuse_sibling_tickets
-from lthlib.store import atomic_torch_save, atomic_write_json, read_json
+from lthlib.atomic import atomic_torch_save, atomic_write_json, read_json
 
 
 def _record(ticket: str, seed: int, level: int, mask: Mask, result: dict, wall: float) -> dict:

@@ -10,7 +10,6 @@ which machine, which kernels and how many threads made it.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import platform
 import re
@@ -20,10 +19,9 @@ from pathlib import Path
 import torch
 
 from lthlib import arithmetic
+from lthlib.arithmetic import mkl_branch
 
 # MKL's conditional numerical reproducibility branches (mkl_cbwr.h)
-MKL_BRANCHES = {1: "OFF", 2: "AUTO", 3: "COMPATIBLE", 4: "SSE2", 6: "SSSE3", 7: "SSE4_1", 8: "SSE4_2", 9: "AVX",
-                10: "AVX2", 11: "AVX512_MIC", 12: "AVX512", 13: "AVX512_MIC_E1", 14: "AVX512_E1"}
 ISA_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16")  # the flags the kernels dispatch on
 # Environment variables that change which kernels run; recorded where set.
 ARITHMETIC_ENV = ("MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
@@ -86,26 +84,6 @@ def cpu_model() -> str | None:
 def _build_version(pattern: str) -> str | None:
     found = re.search(pattern, torch.__config__.show())
     return found.group(1) if found else None
-
-
-@lru_cache(maxsize=1)
-def _mkl():
-    """torch's MKL (linked into libtorch_cpu), or None where there is none to ask."""
-    try:
-        lib = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"))
-    except OSError:
-        return None
-    return lib if all(hasattr(lib, f) for f in ("mkl_serv_cbwr_get", "mkl_serv_cbwr_get_auto_branch")) else None
-
-
-def mkl_branch() -> str | None:
-    """The code branch MKL runs: the one MKL_CBWR pins, else the one it picks for this CPU ("AUTO:...")."""
-    lib = _mkl()
-    if lib is None:
-        return None
-    name = lambda code: MKL_BRANCHES.get(code, f"branch {code}")  # noqa: E731
-    pinned = lib.mkl_serv_cbwr_get(1)  # 1: MKL_CBWR_BRANCH
-    return name(pinned) if pinned not in (1, 2) else f"AUTO:{name(lib.mkl_serv_cbwr_get_auto_branch())}"
 
 
 def onednn_isa(flags: set[str]) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lthlib.store import atomic_torch_save
+from lthlib.atomic import atomic_torch_save
 
 
 class Mask(dict[str, torch.Tensor]):

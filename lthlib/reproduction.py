@@ -15,7 +15,6 @@ same settings hash under data/results/) and prints what the run found; `./run.sh
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +24,12 @@ import pandas as pd
 from lthlib.analysis import by_seed, describe_levels, judged_levels, wt_vs_rt
 from lthlib.machine import SAME_ARITHMETIC, differences
 from lthlib.paths import resolve
-from lthlib.store import finished_tickets, read_json, results_table, summary_path, summary_tickets
-from lthlib.verdicts import compare, estimate, holm, margin_for
+from lthlib import families
+from lthlib.atomic import read_json
+from lthlib.publishing import summary_path
+from lthlib.store import finished_tickets, results_table, summary_tickets
+from lthlib.families import margin_for
+from lthlib.verdicts import compare, estimate, holm
 
 KEY = ["seed", "level", "ticket", "metric"]
 
@@ -179,7 +182,7 @@ def main(argv=None) -> int:
     run = resolve(args.run)
     if not (run / "settings.json").is_file():
         parser.error(f"{run} is not a run directory (no settings.json there)")
-    family = importlib.import_module(f"lthlib.families.{read_json(run / 'settings.json')['family']}").FAMILY
+    family = families.get(read_json(run / "settings.json")["family"])
     lines, reproduced = report(run, resolve(args.results), family.metric, family.higher_is_better)
     print(*lines, sep="\n")
     return 0 if reproduced else 1

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from lthlib.machine import differences, machine
-from lthlib.store import atomic_torch_save
+from lthlib.atomic import atomic_torch_save
 
 
 def rng_state(device: str) -> dict:

@@ -11,7 +11,8 @@ from typing import Any
 from lthlib.configs import hashed_fields, paper_differences
 from lthlib.family import Family
 from lthlib.pruning import check_pruning_rate
-from lthlib.store import finished_tickets, read_json, run_name
+from lthlib.atomic import read_json
+from lthlib.store import finished_tickets, run_name
 
 # variant -> (iterative pruning?, late rewinding?)
 VARIANTS = {

@@ -11,7 +11,8 @@ from typing import Any
 from lthlib.family import Family
 from lthlib.masks import Mask
 from lthlib.runs import Lottery, level_dir
-from lthlib.store import RECORDED, atomic_copy, atomic_write_json, read_json
+from lthlib.atomic import atomic_copy, atomic_write_json, read_json
+from lthlib.store import RECORDED
 
 LOTTERY_SETTINGS = ("variant", "exclude", "pruning_rate", *RECORDED)  # what the dense net does not depend on
 

@@ -1,4 +1,5 @@
-"""Run directories: atomic writes, settings hashed into names, and the tidy results table.
+"""Run directories: settings hashed into names, and the tidy results table (atomic writes: `lthlib.atomic`;
+publishing a run's summary: `lthlib.publishing`).
 
 Layout (DESIGN.md)::
 
@@ -12,21 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
-from filelock import FileLock
 
-from lthlib.verdicts import output_pruned
+from lthlib.atomic import read_json
+from lthlib.families import get as family_of, output_pruned
 
 SUMMARY_SUFFIX = ".summary.json"
 RECORDED = ("rewind_fraction", "paper_differences", "random_tickets")  # in settings.json, not in the run's hash
-# config fields that change the tickets but not the dense net (its rewind point is only read off it)
-NOT_DENSE = ("rewind_episodes", "rewind_epochs", "rewind_batches", "rewind_updates", "equal_updates", "max_updates")
 RESULT_COLUMNS = [
     "family", "task", "variant", "exclude", "run", "ticket", "seed", "level", "fraction_pruned", "metric", "value",
     "output_pruned", "rewind_fraction", "paper_differences", "dense_net", "longer_of", "lineage_budgets",
@@ -34,38 +30,6 @@ RESULT_COLUMNS = [
 LONGER = "longer_by_rewind"  # the control whose dense net trains as long as a late-rewound ticket in all
 LINEAGE = "lineage_budgets"  # the control whose dense net trains as long as an iterative ticket's lineage in all
 LONGER_FIELDS = (LONGER, LINEAGE)  # dense-only controls that train the main runs' dense net for longer
-
-
-def _atomic_write(path: str | Path, write) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    _atomic_write(path, lambda f: torch.save(obj, f))
-
-
-def atomic_write_json(obj: Any, path: str | Path) -> None:
-    _atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1, sort_keys=True).encode()))
-
-
-def atomic_copy(source: str | Path, path: str | Path) -> None:
-    _atomic_write(path, lambda f: f.write(Path(source).read_bytes()))
-
-
-def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text())
 
 
 def settings_hash(settings: dict[str, Any]) -> str:
@@ -91,7 +55,8 @@ def hashed_settings(settings: dict[str, Any]) -> dict[str, Any]:
 def dense_net(settings: dict[str, Any], leave_out: tuple[str, ...] = ()) -> str:
     """A hash of what the run's dense net depends on: runs with equal ones train the same dense net per seed,
     so their tickets compare seed by seed."""
-    config = {k: v for k, v in settings["config"].items() if k not in NOT_DENSE + leave_out}
+    leave = family_of(settings["family"]).not_dense + leave_out  # where it rewinds, how long tickets train
+    config = {k: v for k, v in settings["config"].items() if k not in leave}
     return settings_hash({"family": settings["family"], "task": settings["task"], "config": config})
 
 
@@ -113,7 +78,7 @@ def load_results(root: str | Path) -> pd.DataFrame:
     by ", "; "" when everything is pruned), run (the run directory's name, <variant>-<settings hash>, which
     tells apart runs of one task and variant with other settings, e.g. presets), ticket (dense |
     winning | random), seed, level, fraction_pruned, metric, value; output_pruned (an output layer of
-    the ticket is entirely pruned: `verdicts.OUTPUT_LAYERS`), rewind_fraction (the run's rewind point's
+    the ticket is entirely pruned: its family's `output_layers`), rewind_fraction (the run's rewind point's
     share of the training budget, 0 when rewinding to the initial weights) and paper_differences (the
     config fields in which the run differs from the paper's preset, joined by ", "), dense_net (a hash of what
     its dense net depends on: equal across runs that train the same dense net), longer_of (for a
@@ -193,90 +158,3 @@ def load_layer_sparsity(root: str | Path) -> pd.DataFrame:
         for layer, fraction in record["layer_fractions_pruned"].items()
     ]
     return pd.DataFrame(rows, columns=["family", "task", "variant", "run", "seed", "level", "layer", "fraction_pruned"])
-
-
-def summary_path(run_root: str | Path, results_dir: str | Path) -> Path:
-    """Where `publish` writes a run's summary: <results_dir>/<family>/<task>/<variant>-<hash>.summary.json."""
-    run_root = Path(run_root)
-    return Path(results_dir) / run_root.parent.parent.name / run_root.parent.name / f"{run_root.name}{SUMMARY_SUFFIX}"
-
-
-def publish(run_root: str | Path, results_dir: str | Path) -> Path:
-    """Write a run's settings and every finished ticket's record (no weights) as one small JSON file,
-    at `summary_path`, where `load_results(results_dir)` reads it like the run itself. This is what
-    gets committed.
-
-    Publishing again merges seed by seed: a seed comes from the run directory unless the summary
-    already holds more of its tickets. So a fresh checkout, whose run directories hold only the seeds
-    it reran, never drops the seeds published before it, and each seed's records still come from one
-    execution of it. A lock file beside the summary makes the read-merge-write one step, so that seeds
-    of one run publishing at once from several processes (a sweep) never drop each other's tickets.
-    """
-    run_root = Path(run_root)
-    settings = read_json(run_root / "settings.json")
-    out = summary_path(run_root, results_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(f"{out}.lock"):
-        by_seed = _by_seed(record for _, record in finished_tickets(run_root))
-        if out.exists():
-            for seed, records in _by_seed(read_json(out)["tickets"]).items():
-                if len(records) > len(by_seed.get(seed, [])):
-                    by_seed[seed] = records
-        tickets = [record for seed in sorted(by_seed) for record in by_seed[seed]]
-        atomic_write_json({"settings": settings, "tickets": tickets}, out)
-    return out
-
-
-def _by_seed(records) -> dict[int, list[dict]]:
-    grouped: dict[int, list[dict]] = {}
-    for record in records:
-        grouped.setdefault(record["seed"], []).append(record)
-    return grouped
-
-
-def published_tickets(run_root: str | Path, results_dir: str | Path, seed: int) -> list[dict]:
-    """The records of `seed` in the run's published summary (none if it was never published)."""
-    path = summary_path(run_root, results_dir)
-    return [r for r in read_json(path)["tickets"] if r["seed"] == seed] if path.exists() else []
-
-
-PLACEMENT_PARAMETERS = ("publish_to", "runs_dir", "data_dir")  # where things live, not what ran: kept out of titles
-
-
-def papermill_parameters(notebook) -> dict[str, Any]:
-    """The parameters papermill executed `notebook` (an nbformat node) with."""
-    return notebook.metadata.get("papermill", {}).get("parameters", {})
-
-
-def executed_seeds(notebook_path: str | Path) -> list[int]:
-    """The seeds the executed notebook at `notebook_path` ran with; [] where there is none."""
-    import nbformat
-
-    path = Path(notebook_path)
-    return papermill_parameters(nbformat.read(path, as_version=4)).get("seeds", []) if path.exists() else []
-
-
-def prepare_for_book(notebook_path: str | Path) -> None:
-    """Make an executed notebook fit for the offline book.
-
-    Its title gets the parameters it ran with (the book lists many runs of one notebook; paths, which
-    name a machine's directories, not the experiment, are left out), and
-    ipywidgets outputs (tqdm bars) are dropped: widget views need JavaScript from a CDN, and their
-    text fallback shows the bar as it started, not as it ended.
-    """
-    import nbformat
-
-    notebook = nbformat.read(notebook_path, as_version=4)
-    parameters = papermill_parameters(notebook)
-    shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k not in PLACEMENT_PARAMETERS)
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown" and cell.source.startswith("# ") and shown:
-            title, _, rest = cell.source.partition("\n")
-            cell.source = f"{title}: {shown}\n{rest}"
-            break
-    widget = "application/vnd.jupyter.widget-view+json"
-    for cell in notebook.cells:
-        if "outputs" in cell:
-            cell.outputs = [o for o in cell.outputs if widget not in o.get("data", {})]
-    notebook.metadata.pop("widgets", None)
-    _atomic_write(notebook_path, lambda f: f.write(nbformat.writes(notebook).encode()))

@@ -13,7 +13,6 @@ Ray is the optional `cluster` extra: the library and the notebooks never need it
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import shutil
@@ -25,39 +24,15 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+from lthlib import families
+from lthlib.family import Family
 from lthlib.runs import check_seeds, run_root, run_settings, tickets_done, tickets_per_seed
 from lthlib.siblings import lent_tickets
 from lthlib import parameters
 from lthlib.parameters import notebook_defaults
 from lthlib.experiment import check_dense_only, from_parameters
 from lthlib.paths import resolve
-from lthlib.store import executed_seeds, prepare_for_book, publish, published_tickets, summary_path
-
-
-@dataclass(frozen=True)
-class FamilyNotebook:
-    """How to run one family's notebook for one (task, seed, variant)."""
-
-    module: str  # e.g. "lthlib.families.classic_control"
-    notebook: str  # path from the repository root
-    task_parameter: str | None  # the notebook parameter naming the task (None: the family has one task)
-    default_tasks: tuple[str, ...]
-    one_run_per_notebook: dict = field(default_factory=dict)  # notebook parameters that keep it to the planned run
-
-    def family(self):
-        return importlib.import_module(self.module).FAMILY
-
-
-FAMILIES = {
-    "classic_control": FamilyNotebook("lthlib.families.classic_control", "notebooks/classic_control.ipynb",
-                                      "env", ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")),
-    "atari": FamilyNotebook("lthlib.families.atari", "notebooks/atari.ipynb", "game",
-                            ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert",
-                             "Seaquest", "SpaceInvaders")),
-    "lstm_lm": FamilyNotebook("lthlib.families.lstm_lm", "notebooks/lstm_wikitext2.ipynb", None, ("WikiText-2",)),
-    "transformer_mt": FamilyNotebook("lthlib.families.transformer_mt", "notebooks/transformer_mt.ipynb", "dataset",
-                                     ("Multi30k",), {"both_scopes": False}),
-}
+from lthlib.publishing import executed_seeds, prepare_for_book, publish, published_tickets, summary_path
 
 
 @dataclass
@@ -89,12 +64,10 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
     A task whose parameters are invalid is kept, with its error, so the sweep reports it as failed
     instead of refusing the whole grid.
     """
-    if family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}; choose one of {sorted(FAMILIES)}")
-    spec, seeds = FAMILIES[family], check_seeds(seeds)
+    spec, seeds = families.get(family), check_seeds(seeds)
     runs_dir = resolve(runs_dir)
     grid = []
-    for task in tasks or spec.default_tasks:
+    for task in tasks or spec.paper_tasks:
         for variant in variants:
             for seed in seeds:
                 notebook_parameters = {"preset": preset, "seeds": [seed], "variant": variant, "levels": levels,
@@ -105,7 +78,7 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                 item = SweepTask(family, task, seed, variant, notebook_parameters)
                 try:
                     check_notebook_parameters(spec, notebook_parameters)
-                    fam = spec.family()
+                    fam = spec
                     values = notebook_defaults(Path(spec.notebook).stem) | notebook_parameters
                     if not local:  # the device of a cluster's worker: "auto" is cuda where tasks get GPUs
                         values["device"] = ("cuda" if gpus_per_task else "cpu") if values["device"] == "auto" \
@@ -134,7 +107,7 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
     return grid
 
 
-def check_notebook_parameters(spec: FamilyNotebook, values: dict[str, Any]) -> None:
+def check_notebook_parameters(spec: Family, values: dict[str, Any]) -> None:
     """What the notebook itself checks first (`lthlib.parameters`), and `workers`, which the lottery
     checks only once it runs."""
     parameters.check_values(values, Path(spec.notebook).stem)
@@ -175,7 +148,7 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
     """Run every unfinished task of `grid` on Ray; returns the summary table (also printed as tasks end).
 
     With `publish_to` (e.g. "data/results"), each run's summary is written there at the end, where
-    the book reads it (merged with what was published before: `store.publish`), and so is the
+    the book reads it (merged with what was published before: `publishing.publish`), and so is the
     executed notebook of each run that this machine holds and the published one does not show in full
     (`publish_notebooks`); a seed already complete there is skipped.
     """
@@ -207,7 +180,7 @@ def run_sweep(grid: list[SweepTask], address: str | None = None, cpus_per_task: 
                  runtime_env={"env_vars": worker_env_vars()})
         execute = ray.remote(num_cpus=cpus_per_task, num_gpus=gpus_per_task, max_retries=max_retries,
                              retry_exceptions=True)(_execute)
-        notebooks = {item.family: str(resolve(FAMILIES[item.family].notebook)) for item in pending}
+        notebooks = {item.family: str(resolve(families.get(item.family).notebook)) for item in pending}
         # a notebook given publish_to also publishes what its family adds (e.g. Atari's random-policy baseline)
         extra = {"publish_to": str(resolve(publish_to))} if publish_to else {}
         futures = {execute.remote(notebooks[item.family], str(item.notebook), item.parameters | extra): item
@@ -259,7 +232,7 @@ def publish_notebooks(grid: list[SweepTask], publish_to: str | Path, progress: b
         parameters = item.parameters | {"seeds": seeds, "publish_to": str(resolve(publish_to))}
         if progress:
             tqdm.write(f"publishing the notebook of {root.name}, seeds {seeds} -> {out}")
-        _execute(str(resolve(FAMILIES[item.family].notebook)), str(staged), parameters)
+        _execute(str(resolve(families.get(item.family).notebook)), str(staged), parameters)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(staged, out)
         prepare_for_book(out)
@@ -308,7 +281,7 @@ def lent(item: SweepTask) -> int:
     """The task's tickets a sibling run (another variant with the same dense net) would lend it now."""
     if item.lottery is None or item.published:
         return 0
-    settings = json.loads(json.dumps(run_settings(FAMILIES[item.family].family(), item.config, item.lottery)))
+    settings = json.loads(json.dumps(run_settings(families.get(item.family), item.config, item.lottery)))
     return lent_tickets(item.root, item.seed, item.lottery, settings)  # (settings as settings.json holds them)
 
 

@@ -4,7 +4,6 @@ committed runs (`lth sweep --dry-run`)."""
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from lthlib.gpu_estimate import gpu_hours_per_ticket
 from lthlib.machine import machine
 from lthlib.paths import resolve
 from lthlib.store import load_budgets
-from lthlib.sweep import FAMILIES, SweepTask, tickets_left
+from lthlib import families
+from lthlib.sweep import SweepTask, tickets_left
 
 def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") -> pd.DataFrame:
     """Tickets still to train and their CPU core-hours per (family, task, preset), from measured ticket
@@ -46,7 +46,7 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
             configs[key] = item.config
     rows = []
     for (family, task, preset), count in tickets.items():
-        module = importlib.import_module(FAMILIES[family].module)
+        fam = families.get(family)
         row = {"family": family, "task": task, "preset": preset, "tickets left": count, "measured on": None,
                "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
         target_config = configs[(family, task, preset)]
@@ -61,7 +61,7 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
         reference = [on_cpu_kind(r, here) for r in reference]
         if reference:  # each run's tickets scaled by its own cost
             measured = [t for r in reference for t in r["seconds"]]
-            scaled = [t * module.ticket_cost(target) / module.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
+            scaled = [t * fam.ticket_cost(target) / fam.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
             seconds, per_ticket_s = sum(measured) / len(measured), sum(scaled) / len(scaled)
             row.update({"measured on": label, "measured s/ticket": round(seconds, 1),
                         "cost vs measured": round(per_ticket_s / seconds, 2),

@@ -3,8 +3,9 @@
 Whether A beats B (a winning ticket its random ticket at one level, one variant's winning tickets
 another's): for every seed that ran both, d = A - B (B - A where lower is better). A beats B when
 
-- the mean of d exceeds a practical margin, a fixed share (`MARGIN`) of the dense net's |metric| or, in
-  classic control, of the dense net's gain over a random policy's return (rewards have no natural zero), and
+- the mean of d exceeds a practical margin, a fixed share of the dense net's |metric| or, in classic
+  control, of the dense net's gain over a random policy's return (rewards have no natural zero): each
+  family declares it (`lthlib.families.margin_for`), and
 - a one-sided paired t-test of mean(d) > 0 gives p < `ALPHA`, over at least `MIN_SEEDS` seeds.
 
 At n = 3 the t-test is the test a statistician would accept (a sign test cannot reach p < 0.05 with
@@ -22,26 +23,6 @@ from scipy import stats
 
 ALPHA = 0.05
 MIN_SEEDS = 3
-# the practical margin, as a share of the dense net's |metric| (mean over seeds)
-MARGIN = {"classic_control": 0.05, "atari": 0.05, "lstm_lm": 0.01, "transformer_mt": 0.02}
-MARGIN_OF = {"classic_control": "reward gain over a random policy", "atari": "score", "lstm_lm": "test log perplexity",
-             "transformer_mt": "BLEU"}
-# Parameters whose complete pruning leaves an output that ignores its input: a policy or value head, a
-# decoder's output projection (the Transformer's is its shared embedding). Such levels are marked on the
-# curves and left out of every verdict: both tickets are then the same constant function.
-OUTPUT_LAYERS = {
-    "classic_control": ("policy.weight", "value.weight"),
-    "atari": ("policy.weight", "value.weight"),
-    "lstm_lm": ("decoder.weight", "decoder.head.weight"),
-    "transformer_mt": ("embedding.weight",),
-}
-
-
-def output_pruned(family: str, layer_fractions: dict[str, float]) -> bool:
-    """Whether a ticket has one of its family's output layers entirely pruned."""
-    return any(layer_fractions.get(name, 0.0) >= 1.0 for name in OUTPUT_LAYERS.get(family, ()))
-
-
 @dataclass(frozen=True)
 class Comparison:
     """A against B over paired seeds; `gain` is mean(d), positive when A is better."""
@@ -92,48 +73,6 @@ def holm(p_values: list[float]) -> list[bool]:
             break
         reject[i] = True
     return reject
-
-
-def margin_for(family: str, dense_mean: float, task: str | None = None) -> float:
-    """The practical margin for one task: `MARGIN[family]` of |dense - floor|, the floor being a random
-    policy's mean return for a classic-control env that gymnasium has (`classic_control.random_policy_return`),
-    else 0. A classic-control dense net at or below that floor gives an infinite margin: no verdict "better"."""
-    floor = 0.0
-    if family == "classic_control" and task is not None:
-        import gymnasium  # only where needed
-
-        from lthlib.families.classic_control import random_policy_return
-
-        if task in gymnasium.registry:
-            floor = random_policy_return(task)
-            if dense_mean <= floor:  # a dense net no better than random actions sets no scale: nothing "beats"
-                return float("inf")
-    return MARGIN[family] * abs(dense_mean - floor)
-
-
-def rules() -> list[str]:
-    """The rule and its numbers, in words, for the book."""
-    margins = ", ".join(f"{MARGIN[f]:.0%} of the dense net's {MARGIN_OF[f]} ({f})" for f in MARGIN)
-    return [
-        f"A beats B (a winning ticket its random ticket at one level, or one variant's winning tickets "
-        f"another's): the mean paired difference over seeds exceeds a practical margin ({margins}) and a "
-        f"one-sided paired t-test gives p < {ALPHA} over at least {MIN_SEEDS} seeds.",
-        f"A claim that A beats B at *some* level counts a level only where its test also survives Holm's "
-        f"correction for the m levels tried (the k-th smallest p below {ALPHA} / (m − k), k = 0, 1, …): tested "
-        f"one by one, one of ten levels would pass by chance up to 40% of the time. A claim at every level, or "
-        f"at a share of them, needs no correction.",
-        f"With fewer than {MIN_SEEDS} seeds no claim is shown or not shown: it is *indicative*, and its "
-        "evidence says how many seeds.",
-        f"Every part that rests on paired comparisons also shows its estimate at the comparison that decides it (a "
-        f"claim at every level: its weakest level; at some level: its best, the interval widened by Bonferroni for "
-        f"the levels tried; a share of the levels or an ablation: each seed's mean over them): the mean gain with its "
-        f"{CONFIDENCE:.0%} interval, its outcome ({'; '.join(f'{k}: {v}' for k, v in OUTCOMES.items())}), the "
-        f"smallest gain its seeds detect with {POWER:.0%} power, and the seeds that would give that power at the "
-        f"observed gain and at the margin. A part leans the way its estimate points.",
-        "Levels where an output layer is entirely pruned (" + "; ".join(
-            f"{f}: {', '.join(layers)}" for f, layers in OUTPUT_LAYERS.items())
-        + ") are left out: both tickets are then the same constant function.",
-    ]
 
 
 # Estimation: every verdict shows its effect with an interval, and what more seeds would decide.

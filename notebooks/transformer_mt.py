@@ -50,7 +50,7 @@ from lthlib import experiment, load_results
 from lthlib.families import transformer_mt
 from lthlib.lottery import level_dir
 from lthlib.plots import level_table, pruning_curve, show
-from lthlib.store import read_json
+from lthlib.atomic import read_json
 
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "transformer_mt")  # the terminal under papermill, else None

@@ -143,7 +143,7 @@ def test_sparse_rmsprop_gives_torchs_numbers_bit_for_bit_on_a_pruned_ticket(monk
 def test_the_lineage_control_plays_the_dense_nets_episodes_first_then_as_many_more(tmp_path):
     from lthlib import Lottery, load_results, run_lottery
     from lthlib.analysis import lineage_trained
-    from lthlib.store import read_json
+    from lthlib.atomic import read_json
 
     cfg = cc.config("CartPole-v0", "smoke")
     root = run_lottery(cc.FAMILY, cfg, Lottery(levels=2), seeds=[0], runs_dir=tmp_path, progress=False)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lthlib import Mask, MaskedTraining, prune_global
-from lthlib.families import lstm_lm, transformer_mt as T
+from lthlib.families import lstm_lm, transformer_mt as T, translation_data as D
 from lthlib.precision import Stepper, default_precision, native_bf16_cpu
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
@@ -83,9 +83,9 @@ def test_a_stepper_without_scaler_steps_and_clips_like_plain_torch():
 @needs_data
 def test_gradients_accumulated_over_sub_batches_equal_the_gradient_of_their_union():
     cfg = T.config("", "smoke", dropout=0.0, update_freq=3)
-    data = T.corpus(cfg)
+    data = D.corpus(cfg)
     model = T.build_model(cfg, 0)
-    indices = T.token_batches(data.train, cfg.max_tokens, torch.Generator().manual_seed(0))[:3]
+    indices = D.token_batches(data.train, cfg.max_tokens, torch.Generator().manual_seed(0))[:3]
     masking = MaskedTraining(model, Mask.ones(model))
 
     def gradients(sub_batches):
@@ -93,8 +93,8 @@ def test_gradients_accumulated_over_sub_batches_equal_the_gradient_of_their_unio
         loss = T.accumulate_gradients(model, sub_batches, cfg, Stepper(torch.optim.SGD(model.parameters(), lr=0.0), "fp32"))
         return loss, {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
-    loss_k, accumulated = gradients([T.make_batch(data.train, i, "cpu") for i in indices])
-    loss_1, union = gradients([T.make_batch(data.train, [j for i in indices for j in i], "cpu")])
+    loss_k, accumulated = gradients([D.make_batch(data.train, i, "cpu") for i in indices])
+    loss_1, union = gradients([D.make_batch(data.train, [j for i in indices for j in i], "cpu")])
     masking.remove()
     assert loss_k == pytest.approx(loss_1, rel=1e-5)
     assert accumulated.keys() == union.keys()

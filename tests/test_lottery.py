@@ -11,7 +11,8 @@ from lthlib.families.classic_control import FAMILY, config
 from lthlib.lottery import level_dir, run_root, split_seeds
 from lthlib.machine import machine
 from lthlib.analysis import grid_cost
-from lthlib.store import load_budgets, read_json
+from lthlib.atomic import read_json
+from lthlib.store import load_budgets
 
 SMOKE = config("CartPole-v0", "smoke", hidden=(64, 64))
 

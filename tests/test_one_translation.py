@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lthlib import experiment, sweep
+from lthlib import experiment, families, sweep
 from lthlib.parameters import notebook_defaults, notebook_parameters
 
 ROOT = Path(__file__).parents[1]
@@ -60,14 +60,14 @@ def concrete(value, tmp_path):
 def test_the_sweep_plans_the_run_directory_the_notebook_trains_into_for_every_parameter(
         tmp_path, family, notebook, task, own):
     base = {"preset": "smoke", "seeds": [0], "variant": "iterative-late", "levels": 1, "runs_dir": str(tmp_path)}
-    fam = sweep.FAMILIES[family].family()
+    fam = families.get(family)
     roots = set()
     for name, value in variations(family, notebook, own):
         value = concrete(value, tmp_path)
         given = base | {name: value}
         if name == "publish_to":
             continue  # where a summary goes, not which run: plan takes it as its own argument
-        planned_task = given.pop(sweep.FAMILIES[family].task_parameter, task) if sweep.FAMILIES[family].task_parameter else task
+        planned_task = given.pop(fam.task_parameter, task) if fam.task_parameter else task
         kwargs = {k: v for k, v in given.items() if k not in SWEEP_ARGUMENTS}
         grid = sweep.plan(family, [planned_task], seeds=given["seeds"], variants=[given["variant"]],
                           preset=given["preset"], runs_dir=given["runs_dir"], levels=given["levels"], **kwargs)
@@ -75,9 +75,9 @@ def test_the_sweep_plans_the_run_directory_the_notebook_trains_into_for_every_pa
         assert item.error == "", (name, item.error)
         # what the notebook's code cell computes from its parameters cell with that one value changed
         values = notebook_defaults(notebook) | base | {name: value, "workers": 1, "both_scopes": False}
-        if sweep.FAMILIES[family].task_parameter:
-            values.setdefault(sweep.FAMILIES[family].task_parameter, task)
-            values[sweep.FAMILIES[family].task_parameter] = planned_task
+        if fam.task_parameter:
+            values.setdefault(fam.task_parameter, task)
+            values[fam.task_parameter] = planned_task
         values["overrides"] = item.parameters.get("overrides", values["overrides"])  # the sweep pins precision
         config, lottery, _ = experiment.from_parameters(fam, values, announce=False)
         assert item.config == config, name

@@ -185,7 +185,7 @@ def test_ablations_need_a_consistent_gain_beyond_the_margin():
 
 def test_a_classic_control_margin_is_a_share_of_the_dense_nets_gain_over_a_random_policy():
     from lthlib.families.classic_control import random_policy_return
-    from lthlib.verdicts import margin_for
+    from lthlib.families import margin_for
 
     assert 15 < random_policy_return("CartPole-v0") < 30  # random actions keep the pole up ~22 steps
     assert random_policy_return("Acrobot-v1") < -450  # and almost never swing Acrobot up in 500

@@ -8,7 +8,7 @@ import pytest
 from lthlib import Lottery, run_lottery
 from lthlib.configs import PRESETS, keeps_share
 from lthlib.families import atari, classic_control, lstm_lm, transformer_mt
-from lthlib.store import read_json
+from lthlib.atomic import read_json
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
 needs_data = pytest.mark.skipif(not (SHARED / "wikitext-2" / "train.txt").exists() and not os.environ.get("CI"),

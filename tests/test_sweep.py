@@ -110,7 +110,8 @@ def test_a_sweep_resumes_a_run_without_random_tickets_as_it_was_started_unless_t
     from lthlib.families.classic_control import FAMILY, config
     from lthlib.lottery import run_lottery
     from lthlib.runs import Lottery
-    from lthlib.store import publish, read_json
+    from lthlib.atomic import read_json
+    from lthlib.publishing import publish
 
     ablation = run_lottery(FAMILY, config("CartPole-v0", "smoke"), Lottery("oneshot-late", levels=2, random_tickets=False),
                            seeds=[0], runs_dir=tmp_path / "runs", progress=False)

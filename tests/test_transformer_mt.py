@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from lthlib import Lottery, Mask, experiment, load_results, run_lottery
 from lthlib.analysis import lineage_trained, trained_longer
-from lthlib.store import read_json
-from lthlib.families import transformer_mt as T
+from lthlib.atomic import read_json
+from lthlib.families import transformer_mt as T, translation_data as D
 from lthlib.families.decoding import beam_search, sacrebleu_score, tokenized_bleu
 
 SHARED = Path(__file__).parents[2] / "shared" / "data" / "multi30k"
@@ -80,12 +80,12 @@ def test_dropout_sits_where_fairseq_puts_it():
 def test_training_pairs_are_cleaned_like_clean_corpus_n():
     def sentences(lengths):
         offsets = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()])
-        return T.Sentences(torch.arange(int(offsets[-1]), dtype=torch.int32), offsets)
+        return D.Sentences(torch.arange(int(offsets[-1]), dtype=torch.int32), offsets)
 
     source, target = sentences([3, 0, 10, 4, 300, 6]), sentences([4, 2, 5, 6, 200, 4])
-    keep = T.clean_pairs(source, target, max_len=250, max_ratio=1.5)
+    keep = D.clean_pairs(source, target, max_len=250, max_ratio=1.5)
     assert keep.tolist() == [True, False, False, True, False, True]  # empty side, ratio 2, too long dropped
-    assert T.clean_pairs(source, target, 250, None).tolist() == [True, False, True, True, False, True]
+    assert D.clean_pairs(source, target, 250, None).tolist() == [True, False, True, True, False, True]
     kept = source.select(keep)
     assert len(kept) == 3 and [kept[i] for i in range(3)] == [source[0], source[3], source[5]]
 
@@ -101,8 +101,8 @@ def test_inverse_square_root_schedule():
 @needs_data
 def test_sentences_are_stored_flat_and_read_back_as_encoded():
     cfg = T.config("", "smoke")
-    data = T.corpus(cfg)
-    lines = T.read_lines(SHARED / "val.en")
+    data = D.corpus(cfg)
+    lines = D.read_lines(SHARED / "val.en")
     assert len(data.valid.source) == len(lines) == 1014
     assert [data.valid.source[i] for i in (0, 500, 1013)] == data.bpe.encode([lines[i] for i in (0, 500, 1013)])
     assert data.valid.source.ids.dtype == torch.int32
@@ -111,8 +111,8 @@ def test_sentences_are_stored_flat_and_read_back_as_encoded():
 @needs_data
 def test_token_batches_cover_every_sentence_once_within_the_budget():
     cfg = T.config("", "smoke")
-    split = T.corpus(cfg).valid
-    batches = T.token_batches(split, 500, torch.Generator().manual_seed(0))
+    split = D.corpus(cfg).valid
+    batches = D.token_batches(split, 500, torch.Generator().manual_seed(0))
     assert sorted(i for b in batches for i in b) == list(range(len(split.source)))
     for batch in batches:
         longest = max(max(len(split.source[i]), len(split.target[i])) + 1 for i in batch)
@@ -122,20 +122,20 @@ def test_token_batches_cover_every_sentence_once_within_the_budget():
 @needs_data
 def test_a_tiny_model_overfits_real_pairs_and_beam_search_decodes_them_exactly():
     cfg = T.config("", "smoke")
-    data = T.corpus(cfg)
+    data = D.corpus(cfg)
     pairs = list(range(4))
-    source, decoder_input, target = T.make_batch(data.train, pairs, "cpu")
+    source, decoder_input, target = D.make_batch(data.train, pairs, "cpu")
     torch.manual_seed(0)
     model = T.Transformer(cfg.vocab_size, d_model=64, ffn_dim=128, heads=2, layers=2, dropout=0.0)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3, betas=(0.9, 0.98))
     for _ in range(300):
-        loss = F.cross_entropy(model(source, decoder_input).flatten(0, 1), target.flatten(), ignore_index=T.PAD)
+        loss = F.cross_entropy(model(source, decoder_input).flatten(0, 1), target.flatten(), ignore_index=D.PAD)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    decoded = beam_search(model, source, T.BOS, T.EOS, beam=4)
+    decoded = beam_search(model, source, D.BOS, D.EOS, beam=4)
     assert decoded == [data.train.target[i] for i in pairs]
-    assert [data.bpe.decode(ids) for ids in decoded] == T.read_lines(SHARED / "train.de")[:4]
+    assert [data.bpe.decode(ids) for ids in decoded] == D.read_lines(SHARED / "train.de")[:4]
 
 
 @needs_data
@@ -261,6 +261,6 @@ def test_wmt14_finds_newstest2014_in_its_own_directory(tmp_path, monkeypatch):
         (tmp_path / name).write_text("a\n")
     monkeypatch.setenv("LTH_WMT14_DIR", str(tmp_path))
     monkeypatch.setenv("LTH_NEWSTEST2014_DIR", str(NEWSTEST))
-    files = T.data_files(T.config("", "paper"))
+    files = D.data_files(T.config("", "paper"))
     assert files["train"][0] == tmp_path / "train.en" and files["test"] == (NEWSTEST / "newstest2014.en",
                                                                           NEWSTEST / "newstest2014.de")

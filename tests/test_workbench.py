@@ -8,7 +8,7 @@ import pytest
 from lthlib import explore, load_results
 from lthlib.cli import main as lth
 from lthlib.families import atari, classic_control, lstm_lm, transformer_mt
-from lthlib.store import prepare_for_book
+from lthlib.publishing import prepare_for_book
 
 RESULTS = Path(__file__).parents[1] / "data" / "results"
 

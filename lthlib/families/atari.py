@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -34,14 +34,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib.family import Family
+from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision
 from lthlib.resume import TicketCheckpoint, common_state, load_common_state
 from lthlib.runs import derived_seed
-from lthlib.store import atomic_write_json, read_json, settings_hash
+from lthlib.atomic import atomic_write_json, read_json
+from lthlib.store import settings_hash
 
 PAPER_GAMES = ("Assault", "Berzerk", "Breakout", "Centipede", "Kangaroo", "Krull", "Qbert", "Seaquest",
                "SpaceInvaders")
@@ -132,7 +134,7 @@ class AtariConfig:
         return self.rewind_batches / self.total_batches
 
 
-REWIND_SHARE = PAPER_REWIND_SHARE["atari"]
+REWIND_SHARE = 1 / 25  # the paper's late-rewinding point: epoch 1 of 25; every preset keeps it
 REWIND_DEVIATIONS = {"smoke": "4 batches in all: the rewind point, rounded to 1 batch, is 1/4 of them"}
 
 
@@ -397,16 +399,50 @@ def ticket_cost(config: dict) -> float:
     return config["epochs"] * config["batches_per_epoch"] * config.get("lineage_budgets", 1) * config["batch_size"] * per_sample
 
 
-class Atari:
-    name = "atari"
-    metric = "reward"
+class Atari(Family):
+    name, metric, higher_is_better = "atari", "reward", True
+    rewind_share = REWIND_SHARE
+    margin, margin_of = 0.05, "score"
+    output_layers = ("policy.weight", "value.weight")
+    paper_tasks = PAPER_GAMES
+    notebook, task_parameter = "notebooks/atari.ipynb", "game"
+    not_dense = ("rewind_batches", "rewind_epochs")
     paper_needs_gpu = True  # its paper preset takes many hours per ticket on a CPU
-    higher_is_better = True
     resumes_inside_ticket = True  # from the last whole rollout, with fresh games (see train)
 
     config = staticmethod(config)
     build_model = staticmethod(build_model)
     train = staticmethod(train)
+    ticket_cost = staticmethod(ticket_cost)
+
+    rewind_deviations = REWIND_DEVIATIONS
+    rewind_tasks = (("any game", "Krull"),)  # the rewind point does not depend on the game
+    fingerprint_tickets = {"Krull": ("Krull", {"precision": "fp32"}, "mkl+aten+onednn")}
+    gpu_tflops = 30.0  # small convs on batches of 128 frames (~3% of an H100's bf16 peak)
+
+    @staticmethod
+    def rewind_point(c: AtariConfig) -> tuple[int, int, str]:
+        return c.rewind_batches, c.total_batches, "batches"
+
+    @staticmethod
+    def gpu_macs(c: dict) -> float:
+        ch, h, w, frames = c["channels"], c["height"], c["width"], c["frame_stack"]
+        convs = h * w * ch * frames * 25 + (h // 2) * (w // 2) * ch * ch * 25 + (h // 4) * (w // 4) * ch * ch * 9 \
+            + (h // 8) * (w // 8) * ch * ch * 9
+        per_sample = convs + ch * (h // 16) * (w // 16) * c["hidden"] + c["hidden"] ** 2
+        return _samples(c) * per_sample * 4 / 3  # the acting forward, besides the training pass
+
+    @staticmethod
+    def gpu_floor_seconds(c: dict) -> float:
+        return _samples(c) / 30_000  # ALE with frame skip 4 on a 16-core node (this 2-core VM: ~3,650 steps/s)
+
+    @staticmethod
+    def paper_grids() -> list[tuple[str, dict, int, int, str]]:
+        return [("Atari conv net, 9 games", asdict(AtariConfig(game="Krull")), 9, 0, "iterative-late x 9 games")]
+
+
+def _samples(c: dict) -> int:
+    return c["epochs"] * c["batches_per_epoch"] * c["batch_size"]
 
     @staticmethod
     def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:

@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib.family import Family
+from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
@@ -91,7 +92,7 @@ class A2CConfig:
         return self.rewind_episodes / self.total_episodes
 
 
-REWIND_SHARE = PAPER_REWIND_SHARE["classic_control"]
+REWIND_SHARE = 1 / 20  # the paper's late-rewinding point: epoch 1 of 20; every preset keeps it
 REWIND_DEVIATIONS = {"smoke": "8 episodes in all: the rewind point, rounded to 1 episode, is 1/8 of them"}
 
 
@@ -332,22 +333,40 @@ def ticket_cost(config: dict) -> float:
     return config["epochs"] * config["episodes_per_epoch"] * config.get("lineage_budgets", 1)
 
 
-class ClassicControl:
+class ClassicControl(Family):
     """The family object the lottery loop drives."""
 
-    name = "classic_control"
-    metric = "reward"
-    higher_is_better = True
+    name, metric, higher_is_better = "classic_control", "reward", True
+    rewind_share = REWIND_SHARE
+    margin, margin_of = 0.05, "reward gain over a random policy"
+    output_layers = ("policy.weight", "value.weight")
+    paper_tasks = PAPER_ENVS
+    notebook, task_parameter = "notebooks/classic_control.ipynb", "env"
+    not_dense = ("rewind_episodes", "rewind_epochs", "equal_updates", "max_updates")
 
     config = staticmethod(config)
     build_model = staticmethod(build_model)
     train = staticmethod(train)
     ticket_config = staticmethod(ticket_config)
+    ticket_cost = staticmethod(ticket_cost)
 
     @staticmethod
     def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:
         """The notebook's parameters -> (task, config overrides, parameters never pruned): `experiment.from_parameters`."""
         return p["env"], {"device": p["device"], **p["overrides"]}, ()
+
+    @staticmethod
+    def baseline(task: str) -> float | None:
+        """A random policy's mean return, where gymnasium has the env: rewards have no natural zero."""
+        return random_policy_return(task) if task in gym.registry else None
+
+    rewind_deviations = REWIND_DEVIATIONS
+    fingerprint_tickets = {"CartPole-v0": ("CartPole-v0", {}, "mkl+aten"),
+                           "Acrobot-v1": ("Acrobot-v1", {}, "mkl+aten+envpool")}
+
+    @staticmethod
+    def rewind_point(c: A2CConfig) -> tuple[int, int, str]:
+        return c.rewind_episodes, c.total_episodes, "episodes"
 
 
 FAMILY = ClassicControl()

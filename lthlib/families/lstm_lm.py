@@ -29,13 +29,15 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib.family import Family
+from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision, native_bf16_cpu
 from lthlib.paths import empty_files, resolve
 from lthlib.resume import TicketCheckpoint, common_state, load_common_state
-from lthlib.store import atomic_write_json, read_json, settings_hash
+from lthlib.atomic import atomic_write_json, read_json
+from lthlib.store import settings_hash
 
 DATA_ENV_VAR = "LTH_WIKITEXT2_DIR"
 DEFAULT_DATA_DIR = "data/wikitext-2"
@@ -87,7 +89,7 @@ class LSTMConfig:
         return self.rewind_batches / total_batches(self)
 
 
-REWIND_SHARE = PAPER_REWIND_SHARE["lstm_lm"]
+REWIND_SHARE = 1 / 10  # the paper's late-rewinding point: epoch 1 of 10; every preset keeps it
 REWIND_DEVIATIONS: dict[str, str] = {}
 
 
@@ -342,12 +344,31 @@ def ticket_cost(config: dict, vocab_size: int = 33_278, train_size: int = 2_088_
     return longer * config["epochs"] * (config["train_tokens"] or train_size) * per_token
 
 
-class LSTMLanguageModelling:
-    name = "lstm_lm"
-    metric = "test_log_ppl"
+class LSTMLanguageModelling(Family):
+    name, metric, higher_is_better = "lstm_lm", "test_log_ppl", False
+    rewind_share = REWIND_SHARE
+    margin, margin_of = 0.01, "test log perplexity"
+    output_layers = ("decoder.weight", "decoder.head.weight")
+    paper_tasks = ("WikiText-2",)
+    notebook = "notebooks/lstm_wikitext2.ipynb"
+    not_dense = ("rewind_batches", "rewind_epochs")
     paper_needs_gpu = True  # its paper preset takes many hours per ticket on a CPU
-    higher_is_better = False
     resumes_inside_ticket = True  # exactly: a resumed ticket ends with an uninterrupted one's weights
+    ticket_cost = staticmethod(ticket_cost)
+
+    rewind_deviations = REWIND_DEVIATIONS
+    fingerprint_tickets = {"WikiText-2": ("WikiText-2", {}, "mkl+aten+onednn")}
+    gpu_tflops = 10.0  # a recurrence of 30 x 650 matmuls, step after step, and a 33k-word softmax (~1% of peak)
+    gpu_macs = staticmethod(ticket_cost)  # tokens x multiply-adds per token
+
+    @staticmethod
+    def rewind_point(c: LSTMConfig) -> tuple[int, int, str]:
+        return c.rewind_batches, total_batches(c), "batches"  # counted on the data
+
+    @staticmethod
+    def paper_grids() -> list[tuple[str, dict, int, int, str]]:
+        paper = {f.name: f.default for f in dataclasses.fields(LSTMConfig)}  # the paper's are the defaults
+        return [("LSTM-650, WikiText-2", paper, 2, 1, "iterative-late, oneshot-reset; iterative-reset (WTs only)")]
 
     @staticmethod
     def config(task: str = "WikiText-2", preset: str = "cpu", **overrides) -> LSTMConfig:

@@ -25,13 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthlib.configs import PAPER_REWIND_SHARE, UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib.family import Family
+from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib import data_parallel
 from lthlib.families.decoding import evaluate
-# the data names callers reach through this module too (T.corpus, T.make_batch, ...)
-from lthlib.families.translation_data import (BOS, DATASETS, EOS, PAD, Corpus, Sentences, Split,  # noqa: F401
-                                              clean_pairs, corpus, data_dir, data_files, make_batch, pad,
-                                              read_lines, token_batches)
+from lthlib.families.translation_data import DATASETS, PAD, corpus, data_files, make_batch, token_batches
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision
@@ -131,7 +129,7 @@ class TransformerConfig:
         return self.updates * self.lineage_budgets + (self.rewind_updates if self.longer_by_rewind else 0)
 
 
-REWIND_SHARE = PAPER_REWIND_SHARE["transformer_mt"]
+REWIND_SHARE = 1000 / 50_000  # the paper's late-rewinding point: update 1,000 of 50,000; every preset keeps it
 REWIND_DEVIATIONS = {"smoke": "6 updates in all: the rewind point, rounded to 1 update, is 1/6 of them"}
 
 _PRESETS = {
@@ -374,16 +372,48 @@ def ticket_cost(config: dict) -> float:
     return updates * config["max_tokens"] * config["layers"] * config["d_model"] * config["ffn_dim"]
 
 
-class TransformerTranslation:
-    name = "transformer_mt"
-    metric = "bleu"
+class TransformerTranslation(Family):
+    name, metric, higher_is_better = "transformer_mt", "bleu", True
+    rewind_share = REWIND_SHARE
+    margin, margin_of = 0.02, "BLEU"
+    output_layers = ("embedding.weight",)  # the decoder's output projection is the shared embedding
+    paper_tasks = ("Multi30k",)  # the stand-in this machine runs; WMT'14 needs the paper preset's GPUs
+    notebook, task_parameter = "notebooks/transformer_mt.ipynb", "dataset"
+    one_run_per_notebook = {"both_scopes": False}
+    not_dense = ("rewind_updates",)
     paper_needs_gpu = True  # its paper preset takes many hours per ticket on a CPU
     resumes_inside_ticket = True  # exactly: a resumed ticket ends with an uninterrupted one's weights
-    higher_is_better = True
 
     config = staticmethod(config)
     build_model = staticmethod(build_model)
     train = staticmethod(train)
+    ticket_cost = staticmethod(ticket_cost)
+
+    rewind_deviations = REWIND_DEVIATIONS
+    fingerprint_tickets = {"Multi30k": ("Multi30k", {}, "mkl+aten")}
+    rewind_tasks = (("Multi30k (cpu, smoke) / WMT'14 (paper)", "Multi30k"),)
+    gpu_tflops = 200.0  # large matmuls over 25k-token batches (~20% of an H100's bf16 peak)
+
+    @staticmethod
+    def rewind_point(c: TransformerConfig) -> tuple[int, int, str]:
+        return c.rewind_updates, c.updates, "updates"
+
+    @staticmethod
+    def gpu_macs(c: dict) -> float:
+        d, f, n = c["d_model"], c["ffn_dim"], c["layers"]
+        encoder, decoder = n * (4 * d * d + 2 * d * f), n * (8 * d * d + 2 * d * f)
+        tokens = c["updates"] * c["update_freq"] * c["max_tokens"]  # per side
+        return tokens * (encoder + decoder + c["vocab_size"] * d)  # the output projection, per target token
+
+    @staticmethod
+    def paper_grids() -> list[tuple[str, dict, int, int, str]]:
+        def arch(name: str) -> dict:
+            d, f, heads, layers, dropout = ARCHS[name]
+            return dataclasses.asdict(TransformerConfig(dataset="WMT14", arch=name, d_model=d, ffn_dim=f, heads=heads,
+                                                        layers=layers, dropout=dropout))
+        return [("Transformer Base, WMT'14", arch("base"), 2, 2,
+                 "iterative-late x 2 scopes; iterative-reset, oneshot-late (WTs only)"),
+                ("Transformer Big, WMT'14", arch("big"), 2, 2, "as Base")]
 
     @staticmethod
     def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:

@@ -12,15 +12,23 @@ import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import sentencepiece as spm
 import torch
 
 from lthlib.paths import empty_files, resolve
 
-if TYPE_CHECKING:
-    from lthlib.families.transformer_mt import TransformerConfig
+
+
+class TransformerConfig(Protocol):
+    """The fields of `transformer_mt.TransformerConfig` that the data needs (so this module needs not import it)."""
+
+    dataset: str
+    data_dir: str
+    vocab_size: int
+    max_train_len: int
+    max_len_ratio: float | None
 
 # dataset -> (environment variable, default directory, {split: file stem}, what to download)
 DATASETS = {
