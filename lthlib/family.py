@@ -67,8 +67,9 @@ class Family:
         return config
 
     def run_inputs(self, p: dict) -> tuple[str, dict, tuple[str, ...]]:
-        """The notebook's parameters -> (task, config overrides, parameters never pruned)."""
-        return p.get(self.task_parameter, ""), dict(p.get("overrides", {})), ()
+        """The notebook's parameters -> (task, config overrides, parameters never pruned), for a family with a
+        notebook: the one translation `experiment.from_parameters` and `lth sweep` share."""
+        raise NotImplementedError(f"{self.name} has no notebook parameters to translate")
 
     def baseline(self, task: str) -> float | None:
         """A trivial baseline's score on `task` (e.g. a random policy's return), the floor of the margin; None: 0."""

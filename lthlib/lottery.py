@@ -247,8 +247,12 @@ def machines_before(root: Path, seeds: list[int], threads: int) -> int:
 
 
 def default_threads(workers: int) -> int:
-    """torch threads per ticket where the run names none: the machine's cores shared by the workers."""
-    return max(1, (os.cpu_count() or 1) // workers)
+    """torch threads per ticket where the run names none: the cores this process was given, shared by the
+    workers. Given: $OMP_NUM_THREADS where it is set (torch's own default reads it; a sweep sets it to each
+    task's CPUs, so that tasks side by side do not each take the whole machine), else the machine's cores."""
+    given = os.environ.get("OMP_NUM_THREADS", "")
+    cores = int(given) if given.isdigit() and int(given) > 0 else (os.cpu_count() or 1)
+    return max(1, cores // workers)
 
 
 def _stop_with_parent() -> None:

@@ -10,7 +10,7 @@ import torch
 
 from lthlib import Mask, load_results, prune_global
 from lthlib import precision
-from lthlib.families import atari as A
+from lthlib.families import atari as A, atari_model as M
 from lthlib.runs import Lottery, run_root
 
 
@@ -44,11 +44,11 @@ def test_every_rom_that_ale_py_ships_is_a_game():
 
 
 def test_rewards_are_clipped_for_training():
-    assert A.clip_rewards(np.array([0.0, 1.0, 25.0, -3.0, 0.5])).tolist() == [0.0, 1.0, 1.0, -1.0, 0.5]
+    assert M.clip_rewards(np.array([0.0, 1.0, 25.0, -3.0, 0.5])).tolist() == [0.0, 1.0, 1.0, -1.0, 0.5]
 
 
 def test_table_a1_flatten_is_1920_at_105_by_80():
-    model = A.AtariNet(n_actions=18)
+    model = M.AtariNet(n_actions=18)
     assert model.flat_size == 1920
     assert model.features(torch.zeros(2, 4, 105, 80)).shape == (2, 1920)
     assert [m.out_features for m in model.fc if isinstance(m, torch.nn.Linear)] == [512, 512]
@@ -59,7 +59,7 @@ def test_table_a1_flatten_is_1920_at_105_by_80():
 def test_importance_factor_is_clamped_at_1_5():
     behaviour = torch.log(torch.tensor([0.2, 0.5, 0.4]))
     current = torch.log(torch.tensor([0.24, 0.5, 0.8]))  # ratios 1.2, 1.0, 2.0
-    assert A.importance_weight(current, behaviour).tolist() == pytest.approx([1.2, 1.0, 1.5])
+    assert M.importance_weight(current, behaviour).tolist() == pytest.approx([1.2, 1.0, 1.5])
 
 
 def test_advantages_are_clipped_in_the_loss():
@@ -68,7 +68,7 @@ def test_advantages_are_clipped_in_the_loss():
     actions = torch.tensor([0, 1])
     behaviour = torch.log(torch.tensor([0.5, 0.75]))  # on-policy: weight 1
     values, returns = torch.tensor([0.0, 0.0]), torch.tensor([3.0, -0.5])  # advantage 3 -> 1
-    loss = A.a2c_loss(logits, values, actions, behaviour, returns, cfg)
+    loss = M.a2c_loss(logits, values, actions, behaviour, returns, cfg)
     expected = -(1.0 * math.log(0.5) + (-0.5) * math.log(0.75)) / 2
     assert loss.item() == pytest.approx(expected, rel=1e-5)
 

@@ -34,6 +34,8 @@ def test_a_family_declares_its_facts(family):
     defaults = notebook_defaults(Path(family.notebook).stem)
     assert family.task_parameter is None or family.task_parameter in defaults
     assert set(family.one_run_per_notebook) <= set(defaults)
+    task, overrides, never_pruned = family.run_inputs(defaults | {family.task_parameter or "": family.paper_tasks[0]})
+    assert task == family.paper_tasks[0] and overrides.get("device") == defaults["device"]
 
 
 def test_its_smoke_config_names_its_task_and_keeps_its_rewinding_share_or_says_why(family):

@@ -36,6 +36,8 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     assert len(df) == 4 * 3  # 2 envs x 2 seeds x (dense + WT + RT at level 1)
     assert sorted(df.task.unique()) == ["Acrobot-v1", "CartPole-v0"]
     assert load_results(tmp_path / "results").equals(df)  # published for the book
+    records = [json.loads(p.read_text()) for p in runs.rglob("level_*/*.json")]
+    assert {r["machine"]["threads"] for r in records} == {1}  # each of 2 tasks on its 1 CPU, not the machine's 2
     for item in grid:  # each executed notebook sits next to its results
         assert item.notebook.exists() and item.notebook.parent == item.root / f"seed_{item.seed}"
     for root in {item.root for item in grid}:  # and each run's, with both seeds, is published for the book

@@ -32,8 +32,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from lthlib.families.atari_model import AtariNet, a2c_loss, clip_rewards
 from lthlib.family import Family
 from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
 from lthlib.episodes import EpisodeTracker, n_step_returns
@@ -176,35 +176,6 @@ def make_envs(cfg: AtariConfig, num_envs: int | None = None):
     )
 
 
-# --- model: Table A1 -----------------------------------------------------------------------------
-
-class AtariNet(nn.Module):
-    """4 x [Conv -> MaxPool 2 -> ReLU] -> Linear -> Linear -> policy and value heads: Table A1's Conv -> ReLU
-    -> MaxPool with each ReLU after its pool, where it touches a quarter of the elements (1.2-1.4x per
-    training step in three of four readings under load, one 0.88). Max and ReLU commute: the same values
-    and gradients exactly (tested)."""
-
-    def __init__(self, n_actions: int, channels: int = 64, hidden: int = 512, frames: int = 4,
-                 height: int = 105, width: int = 80):
-        super().__init__()
-        c = channels
-        self.features = nn.Sequential(
-            nn.Conv2d(frames, c, 5, 1, 2), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(c, c, 5, 1, 2), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(c, c, 3, 1, 1), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Conv2d(c, c, 3, 1, 1), nn.MaxPool2d(2), nn.ReLU(),
-            nn.Flatten(),
-        )
-        self.flat_size = c * (height // 16) * (width // 16)  # 64 x 6 x 5 = 1920 at 105 x 80
-        self.fc = nn.Sequential(nn.Linear(self.flat_size, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
-        self.policy = nn.Linear(hidden, n_actions)
-        self.value = nn.Linear(hidden, 1)
-
-    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.fc(self.features(frames.float() / 255.0))
-        return self.policy(h), self.value(h).squeeze(-1)
-
-
 def build_model(cfg: AtariConfig, seed: int) -> AtariNet:
     probe = make_envs(cfg, 1)
     n_actions = probe.single_action_space.n
@@ -212,30 +183,6 @@ def build_model(cfg: AtariConfig, seed: int) -> AtariNet:
     torch.manual_seed(seed)
     model = AtariNet(n_actions, cfg.channels, cfg.hidden, cfg.frame_stack, cfg.height, cfg.width)
     return model.to(cfg.device).to(memory_format=torch.channels_last)
-
-
-# --- losses ----------------------------------------------------------------------------------------
-
-def importance_weight(log_prob: torch.Tensor, behaviour_log_prob: torch.Tensor, clamp: float = 1.5) -> torch.Tensor:
-    """pi_current(a) / pi_behaviour(a), clamped at `clamp` (no gradient flows through it)."""
-    return (log_prob.detach() - behaviour_log_prob).exp().clamp(max=clamp)
-
-
-def clip_rewards(reward: np.ndarray) -> np.ndarray:
-    """The paper clips rewards to [-1, 1] for training (scores stay unclipped)."""
-    return np.clip(reward, -1.0, 1.0)
-
-
-def a2c_loss(logits, values, actions, behaviour_log_prob, returns, cfg: AtariConfig) -> torch.Tensor:
-    """A2C with the clamped importance factor; advantages clipped to [-1, 1] in the policy term."""
-    log_probs = F.log_softmax(logits, -1)
-    log_prob = log_probs.gather(-1, actions.unsqueeze(-1)).squeeze(-1)
-    advantage = (returns - values.detach()).clamp(-1.0, 1.0)
-    weight = importance_weight(log_prob, behaviour_log_prob, cfg.importance_clamp)
-    policy_loss = -(weight * advantage * log_prob).mean()
-    value_loss = (returns - values).pow(2).mean()
-    entropy = -(log_probs.exp() * log_probs).sum(-1).mean()
-    return policy_loss + cfg.value_coef * value_loss - cfg.entropy_coef * entropy
 
 
 # --- training ----------------------------------------------------------------------------------------
@@ -392,11 +339,15 @@ def play(model: AtariNet, cfg: AtariConfig, steps: int = 400, every: int = 8, se
     return np.stack(frames)
 
 
+def _samples(c: dict) -> int:
+    return c["epochs"] * c["batches_per_epoch"] * c["batch_size"]
+
+
 def ticket_cost(config: dict) -> float:
     """A compute proxy for one ticket, to scale measured times between presets: samples x conv work."""
     pixels = config["height"] * config["width"]
     per_sample = config["channels"] * (config["frame_stack"] + config["channels"]) * pixels + config["hidden"] ** 2
-    return config["epochs"] * config["batches_per_epoch"] * config.get("lineage_budgets", 1) * config["batch_size"] * per_sample
+    return _samples(config) * config.get("lineage_budgets", 1) * per_sample
 
 
 class Atari(Family):
@@ -414,15 +365,12 @@ class Atari(Family):
     build_model = staticmethod(build_model)
     train = staticmethod(train)
     ticket_cost = staticmethod(ticket_cost)
-
     rewind_deviations = REWIND_DEVIATIONS
     rewind_tasks = (("any game", "Krull"),)  # the rewind point does not depend on the game
     fingerprint_tickets = {"Krull": ("Krull", {"precision": "fp32"}, "mkl+aten+onednn")}
     gpu_tflops = 30.0  # small convs on batches of 128 frames (~3% of an H100's bf16 peak)
 
-    @staticmethod
-    def rewind_point(c: AtariConfig) -> tuple[int, int, str]:
-        return c.rewind_batches, c.total_batches, "batches"
+    rewind_point = staticmethod(lambda c: (c.rewind_batches, c.total_batches, "batches"))
 
     @staticmethod
     def gpu_macs(c: dict) -> float:
@@ -440,9 +388,6 @@ class Atari(Family):
     def paper_grids() -> list[tuple[str, dict, int, int, str]]:
         return [("Atari conv net, 9 games", asdict(AtariConfig(game="Krull")), 9, 0, "iterative-late x 9 games")]
 
-
-def _samples(c: dict) -> int:
-    return c["epochs"] * c["batches_per_epoch"] * c["batch_size"]
 
     @staticmethod
     def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:
