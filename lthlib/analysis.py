@@ -77,21 +77,24 @@ def keeps_paper_share(df: pd.DataFrame) -> pd.Series:
 
 
 def main_runs(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the main run of each (family, task, variant, pruning scope), controls aside: the largest
-    (most tickets) of those at the paper's rewinding share, else the largest: e.g. the cpu preset's run
-    rather than a smoke sweep published beside it, and a rerun at the paper's proportion rather than the
-    run it replaces. Among runs at the paper's share, an ablation prefers one that trains the main
-    iterative-late run's dense net (`dense_net`), so that all variants of a task pair with one dense net:
-    an envpool rerun rather than the gymnasium run it replaces."""
+    """The rows of the main run of each (family, task, variant, pruning scope), controls aside: a run at the
+    paper's preset with 3 seeds or more, else the largest (most tickets) of those at the paper's rewinding
+    share, else the largest: e.g. the cpu preset's run rather than a smoke sweep published beside it, a rerun
+    at the paper's proportion rather than the run it replaces, and a paper-scale run rather than the reduced
+    one it supersedes (which stays in data/results/ as history). Among runs alike so far, an ablation prefers
+    one that trains the main iterative-late run's dense net (`dense_net`), so that all variants of a task
+    pair with one dense net: an envpool rerun rather than the gymnasium run it replaces."""
     df = df[~is_control(df)]
-    size = (df.assign(keeps=keeps_paper_share(df))
+    size = (df.assign(keeps=keeps_paper_share(df), at_paper=df.paper_differences == "")
             .groupby(["family", "task", "variant", "exclude", "run", "dense_net"])
-            .agg(n=("value", "size"), keeps=("keeps", "all")).reset_index())
-    ranked = size.sort_values(["keeps", "n"], ascending=False)
+            .agg(n=("value", "size"), keeps=("keeps", "all"), at_paper=("at_paper", "all"), seeds=("seed", "nunique"))
+            .reset_index())
+    size["paper"] = size.at_paper & (size.seeds >= MIN_SEEDS)
+    ranked = size.sort_values(["keeps", "paper", "n"], ascending=False)
     anchor = (ranked[(ranked.variant == "iterative-late") & (ranked.exclude == "")]
               .drop_duplicates(["family", "task"]).set_index(["family", "task"]).dense_net)
     size["shares"] = [anchor.get((f, t)) == d for f, t, d in zip(size.family, size.task, size.dense_net)]
-    main = (size.sort_values(["keeps", "shares", "n"], ascending=False)
+    main = (size.sort_values(["keeps", "paper", "shares", "n"], ascending=False)
             .drop_duplicates(["family", "task", "variant", "exclude"]))
     return df[df.run.isin(main.run)]
 

@@ -75,6 +75,10 @@ class Family:
         """A trivial baseline's score on `task` (e.g. a random policy's return), the floor of the margin; None: 0."""
         return None
 
+    def budget(self, config: dict) -> int:
+        """A run's training budget in the trainer's own unit (episodes, batches, updates), from its config."""
+        raise NotImplementedError
+
     def ticket_cost(self, config: dict) -> float:
         """A compute proxy for one ticket (samples, tokens, ...), to scale measured times between presets."""
         raise NotImplementedError

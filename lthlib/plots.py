@@ -280,3 +280,29 @@ def forest(estimates: pd.DataFrame, title: str = "", y_title: str = "WT − RT")
     fig.update_yaxes(title_text=y_title, row=1, col=1)
     fig.update_layout(title=title, template="plotly_white", height=360, margin=dict(t=100, b=50))
     return fig
+
+
+def budget_scaling(effects: pd.DataFrame, title: str = "", unit: str = "episodes") -> go.Figure:
+    """`budgets.budget_effects`: each effect against the training budget, one panel per effect, with its 90%
+    interval, 0 and the budget's margin (dashed). Blue: the interval clears the margin."""
+    from plotly.subplots import make_subplots
+
+    from lthlib.budgets import EFFECTS
+
+    names = [n for n in EFFECTS if n in set(effects.effect)]
+    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[EFFECTS[n] for n in names])
+    for i, name in enumerate(names, start=1):
+        e = effects[effects.effect == name].sort_values("budget")
+        fig.add_trace(go.Scatter(
+            x=e.budget, y=e.gain, mode="markers+lines", showlegend=False, line=dict(color="#9aa7b8", width=1),
+            marker=dict(color=[COLORS["winning"] if low > m else "#9aa7b8" for low, m in zip(e.low, e.margin)], size=8),
+            error_y=dict(type="data", symmetric=False, array=e.high - e.gain, arrayminus=e.gain - e.low),
+            customdata=e[["seeds", "low", "high", "outcome"]].to_numpy(),
+            hovertemplate="%{x:,} " + unit + ", %{customdata[0]} seeds<br>%{y:.3g} [%{customdata[1]:.3g}, "
+                          "%{customdata[2]:.3g}]: %{customdata[3]}<extra></extra>"), row=1, col=i)
+        fig.add_trace(go.Scatter(x=e.budget, y=e.margin, mode="lines", showlegend=False, hoverinfo="skip",
+                                 line=dict(color=COLORS["dense"], dash="dash", width=1)), row=1, col=i)
+        fig.add_hline(y=0.0, line=dict(color=COLORS["dense"], width=1), row=1, col=i)
+        fig.update_xaxes(title_text=f"training budget ({unit})", type="log", row=1, col=i)
+    fig.update_layout(title=title, template="plotly_white", height=360, margin=dict(t=90, b=50))
+    return fig

@@ -54,3 +54,14 @@ def test_each_claim_gets_its_per_level_estimates_part_by_part():
     assert cartpole.level.tolist() == [1, 2, 3] and cartpole.gain.round(6).tolist() == [40.0, 125.0, 155.0]
     assert (cartpole.low < cartpole.gain).all() and (cartpole.gain < cartpole.high).all()
     assert CLAIMS[1][1] not in levels  # no iterative-reset run: the ablation has no estimates to draw
+
+
+def test_a_paper_scale_run_on_three_seeds_supersedes_the_reduced_run_and_two_seeds_do_not():
+    from lthlib.analysis import main_runs
+
+    reduced = classic(task="Acrobot-v1", wt=(190, 185, 180, 170), rt=(150, 60, 25, 20),
+                      paper_differences="episodes_per_epoch, epochs").assign(run="iterative-late-cpu")
+    paper = classic(task="Acrobot-v1").assign(run="iterative-late-paper")  # fewer levels, the paper's budget
+    assert set(main_runs(pd.concat([reduced, paper])).run) == {"iterative-late-paper"}
+    two_seeds = paper[paper.seed < 2]
+    assert set(main_runs(pd.concat([reduced, two_seeds])).run) == {"iterative-late-cpu"}

@@ -170,7 +170,7 @@ def config(env: str, preset: str = "cpu", **overrides) -> A2CConfig:
 def random_policy_return(env: str, episodes: int = 100, seed: int = 0) -> float:
     """The mean return of uniformly random actions over `episodes` episodes of gymnasium's `env`: what a
     net that learned nothing scores, from which classic control's practical margin is measured
-    (`verdicts.margin_for`; a share of |dense| would shrink to nothing where the dense reward is near 0,
+    (`families.margin_for`; a share of |dense| would shrink to nothing where the dense reward is near 0,
     as LunarLander's is at the cpu preset)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # CartPole-v0 is "out of date"
@@ -361,6 +361,7 @@ class ClassicControl(Family):
         return random_policy_return(task) if task in gym.registry else None
 
     rewind_deviations = REWIND_DEVIATIONS
+    budget = staticmethod(lambda c: c["epochs"] * c["episodes_per_epoch"] * c.get("lineage_budgets", 1))
     fingerprint_tickets = {"CartPole-v0": ("CartPole-v0", {}, "mkl+aten"),
                            "Acrobot-v1": ("Acrobot-v1", {}, "mkl+aten+envpool")}
 
