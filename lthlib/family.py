@@ -79,6 +79,12 @@ class Family:
         """A run's training budget in the trainer's own unit (episodes, batches, updates), from its config."""
         raise NotImplementedError
 
+    input_layer: str | None = None  # the parameter reading the observations (`lthlib.anatomy`: inputs kept)
+
+    def input_names(self, task: str) -> list[str]:
+        """The names of `task`'s input dimensions, in the input layer's column order."""
+        return []
+
     def ticket_cost(self, config: dict) -> float:
         """A compute proxy for one ticket (samples, tokens, ...), to scale measured times between presets."""
         raise NotImplementedError

@@ -92,6 +92,12 @@ class A2CConfig:
         return self.rewind_episodes / self.total_episodes
 
 
+INPUTS = {  # the observation's dimensions (gymnasium's documentation)
+    "CartPole-v0": ("cart position", "cart velocity", "pole angle", "pole angular velocity"),
+    "Acrobot-v1": ("cos θ1", "sin θ1", "cos θ2", "sin θ2", "θ1 velocity", "θ2 velocity"),
+    "LunarLander-v3": ("x", "y", "x velocity", "y velocity", "angle", "angular velocity", "leg 1 contact",
+                       "leg 2 contact"),
+}
 REWIND_SHARE = 1 / 20  # the paper's late-rewinding point: epoch 1 of 20; every preset keeps it
 REWIND_DEVIATIONS = {"smoke": "8 episodes in all: the rewind point, rounded to 1 episode, is 1/8 of them"}
 
@@ -362,6 +368,8 @@ class ClassicControl(Family):
 
     rewind_deviations = REWIND_DEVIATIONS
     budget = staticmethod(lambda c: c["epochs"] * c["episodes_per_epoch"] * c.get("lineage_budgets", 1))
+    input_layer = "trunk.0.weight"
+    input_names = staticmethod(lambda task: list(INPUTS.get(task, ())))
     fingerprint_tickets = {"CartPole-v0": ("CartPole-v0", {}, "mkl+aten"),
                            "Acrobot-v1": ("Acrobot-v1", {}, "mkl+aten+envpool")}
 
