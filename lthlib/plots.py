@@ -254,15 +254,18 @@ def overlay_curves(runs: dict[str, pd.DataFrame], metric: str, title: str = "", 
     return fig
 
 
-def forest(estimates: pd.DataFrame, title: str = "", y_title: str = "WT − RT") -> go.Figure:
+def forest(estimates: pd.DataFrame, title: str = "", y_title: str = "WT − RT", per_row: int = 6) -> go.Figure:
     """Per-level estimates (`analysis.wt_rt_estimates`), one panel per task: each level's mean paired gain with its
     90% interval against the fraction pruned, 0 and ± the practical margin as lines. A level is shown where its
     interval clears the margin, unresolved where it straddles it."""
     from plotly.subplots import make_subplots
 
     tasks = list(dict.fromkeys(estimates.task))
-    fig = make_subplots(rows=1, cols=max(len(tasks), 1), subplot_titles=tasks, shared_yaxes=False)
-    for i, task in enumerate(tasks, start=1):
+    cols = max(min(len(tasks), per_row), 1)
+    rows = -(-max(len(tasks), 1) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=tasks, shared_yaxes=False, vertical_spacing=0.3 / rows)
+    for k, task in enumerate(tasks):
+        row, i = k // cols + 1, k % cols + 1
         t = estimates[estimates.task == task].sort_values("fraction_pruned")
         shown = t.low > t.margin
         fig.add_trace(go.Scatter(
@@ -272,13 +275,14 @@ def forest(estimates: pd.DataFrame, title: str = "", y_title: str = "WT − RT")
             customdata=t[["level", "seeds", "low", "high", "outcome"]].to_numpy(),
             hovertemplate="level %{customdata[0]} (%{x:.1%} pruned), %{customdata[1]} seeds<br>"
                           "%{y:.3g} [%{customdata[2]:.3g}, %{customdata[3]:.3g}]: %{customdata[4]}<extra></extra>"),
-            row=1, col=i)
+            row=row, col=i)
         margin = float(t.margin.iloc[0]) if len(t) else 0.0
         for y, dash in ((0.0, "solid"), (margin, "dash"), (-margin, "dash")):
-            fig.add_hline(y=y, line=dict(color=COLORS["dense"], dash=dash, width=1), row=1, col=i)
-        fig.update_xaxes(title_text="fraction pruned", tickformat=".0%", row=1, col=i)
-    fig.update_yaxes(title_text=y_title, row=1, col=1)
-    fig.update_layout(title=title, template="plotly_white", height=360, margin=dict(t=100, b=50))
+            fig.add_hline(y=y, line=dict(color=COLORS["dense"], dash=dash, width=1), row=row, col=i)
+        fig.update_xaxes(title_text="fraction pruned" if row == rows else None, tickformat=".0%", row=row, col=i)
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text=y_title, row=row, col=1)
+    fig.update_layout(title=title, template="plotly_white", height=100 + 260 * rows, margin=dict(t=100, b=50))
     return fig
 
 

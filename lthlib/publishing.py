@@ -3,6 +3,7 @@ seed, and its executed notebook made fit for the offline book."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,31 @@ def published_tickets(run_root: str | Path, results_dir: str | Path, seed: int) 
 
 
 PLACEMENT_PARAMETERS = ("publish_to", "runs_dir", "data_dir")  # where things live, not what ran: kept out of titles
+HOW_PARAMETERS = ("workers", "progress")  # how it ran, not what: kept out of titles too
+# an absolute path to a project or data directory, as a machine prints it: shown from its data/ (or notebooks/) on
+MACHINE_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+-]+/)+?((?:data|notebooks)/[\w./+-]*)")
+
+
+def book_title(parameters: dict[str, Any]) -> str:
+    """What ran, as a person would title it: the task, the variant, the preset, the seeds and anything else
+    set (e.g. "Assault · iterative-late · cpu · seeds 1–2 · 10 levels · precision bf16")."""
+    from lthlib.analysis import describe_levels
+
+    p = {k: v for k, v in parameters.items() if k not in PLACEMENT_PARAMETERS + HOW_PARAMETERS}
+    seeds = p.pop("seeds", None)
+    words = [str(p.pop(k)) for k in ("env", "game", "dataset", "variant", "preset") if k in p and p[k] not in ("", None)]
+    if seeds:
+        words.append(f"seed{'s' if len(seeds) > 1 else ''} {describe_levels(seeds)}")
+    if "levels" in p:
+        words.append(f"{p.pop('levels')} levels")
+    words += [f"{k} {v}" for k, v in p.pop("overrides", {}).items()]
+    words += [f"{k} {v}" for k, v in p.items() if v not in (None, "", {}, [])]
+    return " · ".join(words)
+
+
+def without_machine_paths(text: str) -> str:
+    """`text` with every absolute path to a data or notebooks directory shown from that directory on."""
+    return MACHINE_PATH.sub(r"\1", text)
 
 
 def papermill_parameters(notebook) -> dict[str, Any]:
@@ -76,24 +102,30 @@ def executed_seeds(notebook_path: str | Path) -> list[int]:
 def prepare_for_book(notebook_path: str | Path) -> None:
     """Make an executed notebook fit for the offline book.
 
-    Its title gets the parameters it ran with (the book lists many runs of one notebook; paths, which
-    name a machine's directories, not the experiment, are left out), and
-    ipywidgets outputs (tqdm bars) are dropped: widget views need JavaScript from a CDN, and their
-    text fallback shows the bar as it started, not as it ended.
+    Its title says what ran (`book_title`: the book lists many runs of one notebook); absolute paths of the
+    machine that ran it are shown from their data/ directory on, in cells and outputs alike; ipywidgets
+    outputs (tqdm bars) are dropped: widget views need JavaScript from a CDN, and their text fallback shows
+    the bar as it started, not as it ended. Preparing it again changes nothing more.
     """
     import nbformat
 
     notebook = nbformat.read(notebook_path, as_version=4)
-    parameters = papermill_parameters(notebook)
-    shown = ", ".join(f"{k}={v}" for k, v in parameters.items() if k not in PLACEMENT_PARAMETERS)
+    shown = book_title(papermill_parameters(notebook))
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("# ") and shown:
             title, _, rest = cell.source.partition("\n")
-            cell.source = f"{title}: {shown}\n{rest}"
+            cell.source = f"{title.partition(': ')[0]}: {shown}\n{rest}"
             break
     widget = "application/vnd.jupyter.widget-view+json"
     for cell in notebook.cells:
+        cell.source = without_machine_paths(cell.source)
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if widget not in o.get("data", {})]
+            for output in cell.outputs:
+                if "text" in output:
+                    output["text"] = without_machine_paths(output["text"])
+                for kind in ("text/plain", "text/markdown"):  # not html: a URL is no machine path
+                    if kind in output.get("data", {}):
+                        output["data"][kind] = without_machine_paths(output["data"][kind])
     notebook.metadata.pop("widgets", None)
     atomic_write(notebook_path, lambda f: f.write(nbformat.writes(notebook).encode()))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from lthlib.claims import DENSE_LEARNED, STAND_IN, Results, direction_of, status_of
+from lthlib.claims import DENSE_LEARNED, STAND_IN, STATUSES, Results, direction_of, status_of
 from lthlib.claims_nlp import (lstm_converge, lstm_no_rewinding, lstm_oneshot_collapses, lstm_wt_beats_rt,
                                mt_dense, mt_embeddings_whole, mt_keeps_bleu, mt_wt_beats_rt)
 from lthlib.claims_rl import (atari_ablations, classic_ablation, classic_wt_beats_rt, kangaroo, krull_even,
@@ -156,3 +156,16 @@ def claim_levels(df: pd.DataFrame, random_policy: dict[str, float] | None = None
         if frames:
             out[claim["claim"]] = pd.concat(frames, ignore_index=True)
     return out
+
+
+def findings(card: pd.DataFrame) -> list[str]:
+    """What this project found, in a few sentences computed from the scorecard (`scorecard`): the counts by
+    status, then one sentence per domain naming its claims' statuses."""
+    counts = card.status.value_counts()
+    order = [s for s in STATUSES if s in counts]
+    lines = [f"Of the paper's {len(card)} claims, " + ", ".join(f"{counts[s]} {s}" for s in order) + "."]
+    for domain, rows in card.groupby("domain", sort=False):
+        by = rows.groupby("status", sort=False).claim.apply(list)
+        parts = [f"*{s}*: {'; '.join(by[s])}" for s in STATUSES if s in by]
+        lines.append(f"**{domain}** ({len(rows)} claim{'s' if len(rows) > 1 else ''}). " + ". ".join(parts) + ".")
+    return lines

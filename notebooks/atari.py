@@ -74,7 +74,8 @@ figure = pruning_curve(results, "reward", title=f"{config.game} · {variant} · 
                        y_title=f"score (mean of last {config.last_episodes} games)")
 show(random_policy_line(figure, baseline["reward"], digits=0))
 has_learned, scores = learned(results[results.metric == "reward"], baseline["score_to_beat"])
-print(f"dense net {scores['dense']:.1f}, mean over levels WT {scores['winning']:.1f} and RT {scores['random']:.1f}; "
+rt = "" if scores["random"] != scores["random"] else f" and RT {scores['random']:.1f}"  # a run without random tickets: none
+print(f"dense net {scores['dense']:.1f}, mean over levels WT {scores['winning']:.1f}{rt}; "
       f"random policy {baseline['reward']:.1f} ± {baseline['reward_std']:.1f} over {baseline['games']} games "
       f"(to beat: {baseline['score_to_beat']:.1f}): "
       + ("learned" if has_learned else "NOT clearly above a random policy: WT and RT compare noise with noise"))

@@ -43,7 +43,8 @@ def test_local_sweep_runs_the_grid_reports_failures_and_skips_what_finished(tmp_
     for root in {item.root for item in grid}:  # and each run's, with both seeds, is published for the book
         published = nbformat.read(tmp_path / "results" / "classic_control" / root.parent.name / f"{root.name}.ipynb", 4)
         assert published.metadata.papermill.parameters.seeds == [0, 1]
-        assert "seeds=[0, 1]" in published.cells[0].source.splitlines()[0]  # titled by what ran
+        assert "CartPole-v0 · iterative-late · smoke · seeds 0–1 · 1 levels" in published.cells[0].source.splitlines()[0] \
+            or "Acrobot-v1 · iterative-late · smoke · seeds 0–1 · 1 levels" in published.cells[0].source.splitlines()[0]
         assert not (root / "publishing.ipynb").exists()
 
     again_grid = sweep.plan("classic_control", ["CartPole-v0", "Acrobot-v1"], seeds=[0, 1], preset="smoke",

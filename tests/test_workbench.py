@@ -94,13 +94,20 @@ def test_sweep_help_shows_defaults_and_choices(capsys):
 
 
 def test_book_titles_name_the_experiment_not_the_machines_paths(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lottery tickets\nintro")],
-                                  metadata={"papermill": {"parameters": {"data_dir": "/home/me/wt2", "variant": "oneshot-reset",
-                                                                        "runs_dir": "/tmp/runs", "publish_to": "x"}}})
+    run = nbformat.v4.new_code_cell('runs_dir = "/home/me/lottery-tickets/data/runs"\n', outputs=[nbformat.v4.new_output(
+        "stream", name="stdout", text="data: /srv/shared/data/wikitext-2\nsummary: /home/me/lottery-tickets/data/results/x.json\n")])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Lottery tickets\nintro"), run],
+                                  metadata={"papermill": {"parameters": {
+                                      "data_dir": "/home/me/wt2", "variant": "oneshot-reset", "game": "Assault", "seeds": [1, 2],
+                                      "overrides": {"precision": "bf16"}, "workers": 1, "runs_dir": "/tmp/runs", "publish_to": "x"}}})
     path = tmp_path / "nb.ipynb"
     nbformat.write(nb, path)
     prepare_for_book(path)
-    assert nbformat.read(path, as_version=4).cells[0].source == "# Lottery tickets: variant=oneshot-reset\nintro"
+    prepare_for_book(path)  # again: nothing more changes
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].source == "# Lottery tickets: Assault · oneshot-reset · seeds 1–2 · precision bf16\nintro"
+    assert cells[1].source == 'runs_dir = "data/runs"\n'
+    assert cells[1].outputs[0].text == "data: data/wikitext-2\nsummary: data/results/x.json\n"
 
 
 def test_zero_is_a_valid_number_for_a_float_field_and_yaml_text_numbers_get_a_hint():
