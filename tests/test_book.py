@@ -6,6 +6,7 @@ counts the plotly traces drawn, and fails on any console error or any request th
 local files.
 """
 
+import re
 import shutil
 import subprocess
 import sys
@@ -47,11 +48,26 @@ def book(tmp_path_factory):
 
 def test_book_has_every_chapter(book):
     for page in ("index", "book/method", "book/classic_control", "book/lstm_wikitext2", "book/atari", "book/transformer_mt",
-                 "book/scorecard", "book/performance", "book/running"):
+                 "book/scorecard", "book/why_tickets_win", "book/performance", "book/running", "book/adding_a_family"):
         assert (book / f"{page}.html").exists(), page
     # plotly.js is shipped once, not inside every page
     assert (book / "_static" / "plotly.min.js").exists()
     assert all(p.stat().st_size < 3_000_000 for p in book.rglob("*.html"))
+
+
+def test_no_page_shows_a_machine_path(book):
+    """A reader sees data/runs, not the machine's /home/.../data/runs (`publishing.without_machine_paths`)."""
+    machine_paths = (str(ROOT), str(ROOT.parent / "shared"))
+    for page in book.rglob("*.html"):
+        text = page.read_text()
+        assert not any(path in text for path in machine_paths), page
+
+
+def test_the_intro_opens_with_what_we_found(book):
+    html = (book / "book" / "intro.html").read_text()
+    assert html.index('id="what-we-found"') < html.index('id="the-question"')
+    assert re.search(r"Of the paper.s \d+ claims, \d+ ", html)
+    assert html.count('class="plotly-graph-div"') == 1  # the headline figure
 
 
 def test_scorecard_lists_every_claim(book):
