@@ -13,6 +13,7 @@ from lthlib.configs import keeps_share
 from lthlib.families import margin_for
 from lthlib.plots import summarize
 from lthlib.publishing import executed_seeds
+from lthlib.spans import describe_levels
 from lthlib.store import LINEAGE, LONGER
 from lthlib.verdicts import MIN_SEEDS, compare, estimate
 
@@ -112,17 +113,6 @@ def executed_notebooks(df: pd.DataFrame, results_dir: str | Path) -> pd.DataFram
                      "executed notebook": f"seeds {', '.join(map(str, shown))}" if shown else "none"})
     table = pd.DataFrame(rows, columns=["task", "variant", "pruned", "run", "seeds committed", "executed notebook"])
     return table if (table.pruned != "everything").any() else table.drop(columns="pruned")
-
-
-def describe_levels(levels) -> str:
-    """[1, 2, 3, 5, 6] -> "1–3, 5–6"."""
-    levels, spans = sorted(levels), []
-    for level in levels:
-        if spans and level == spans[-1][1] + 1:
-            spans[-1][1] = level
-        else:
-            spans.append([level, level])
-    return ", ".join(str(a) if a == b else f"{a}–{b}" for a, b in spans) or "none"
 
 
 def wt_wins_summary(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:

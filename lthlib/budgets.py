@@ -49,6 +49,6 @@ def budget_effects(root, family: str, task: str) -> pd.DataFrame:
         if len(pairs):
             effects["late_rewinding"] = estimate(*paired_wt_means(late, reset, pairs), margin, higher)
         for name, e in effects.items():
-            rows.append({"budget": budget, "effect": name, "seeds": e.seeds, "gain": e.gain, "low": e.low,
+            rows.append({"budget": budget, "effect": name, "label": EFFECTS[name], "seeds": e.seeds, "gain": e.gain, "low": e.low,
                          "high": e.high, "margin": margin, "outcome": e.outcome})
-    return pd.DataFrame(rows, columns=["budget", "effect", "seeds", "gain", "low", "high", "margin", "outcome"])
+    return pd.DataFrame(rows, columns=["budget", "effect", "label", "seeds", "gain", "low", "high", "margin", "outcome"])

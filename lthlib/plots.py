@@ -291,10 +291,9 @@ def budget_scaling(effects: pd.DataFrame, title: str = "", unit: str = "episodes
     interval, 0 and the budget's margin (dashed). Blue: the interval clears the margin."""
     from plotly.subplots import make_subplots
 
-    from lthlib.budgets import EFFECTS
-
-    names = [n for n in EFFECTS if n in set(effects.effect)]
-    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[EFFECTS[n] for n in names])
+    labels = dict(zip(effects.effect, effects.label))
+    names = list(labels)
+    fig = make_subplots(rows=1, cols=max(len(names), 1), subplot_titles=[labels[n] for n in names])
     for i, name in enumerate(names, start=1):
         e = effects[effects.effect == name].sort_values("budget")
         fig.add_trace(go.Scatter(

@@ -10,6 +10,7 @@ from typing import Any
 from filelock import FileLock
 
 from lthlib.atomic import atomic_write, atomic_write_json, read_json
+from lthlib.spans import describe_levels
 from lthlib.store import SUMMARY_SUFFIX, finished_tickets
 
 
@@ -67,8 +68,6 @@ MACHINE_PATH = re.compile(r"(?<![\w.:/])/(?:[\w.+-]+/)+?((?:data|notebooks)/[\w.
 def book_title(parameters: dict[str, Any]) -> str:
     """What ran, as a person would title it: the task, the variant, the preset, the seeds and anything else
     set (e.g. "Assault · iterative-late · cpu · seeds 1–2 · 10 levels · precision bf16")."""
-    from lthlib.analysis import describe_levels
-
     p = {k: v for k, v in parameters.items() if k not in PLACEMENT_PARAMETERS + HOW_PARAMETERS}
     seeds = p.pop("seeds", None)
     words = [str(p.pop(k)) for k in ("env", "game", "dataset", "variant", "preset") if k in p and p[k] not in ("", None)]

@@ -47,7 +47,7 @@ publish_to: str = ""  # if set (e.g. "data/results"), also write each run's smal
 import pandas as pd
 
 from lthlib import experiment, load_results
-from lthlib.families import transformer_mt
+from lthlib.families import transformer_mt, translation_data
 from lthlib.lottery import level_dir
 from lthlib.plots import level_table, pruning_curve, show
 from lthlib.atomic import read_json
@@ -59,7 +59,7 @@ values = experiment.notebook_values(globals(), "transformer_mt")
 prepared = {scope: experiment.from_parameters(transformer_mt.FAMILY, values | {"prune_embeddings": scope}, log=log)
             for scope in scopes}  # each scope as `lth sweep` plans it
 config = prepared[prune_embeddings][0]
-print("data:", transformer_mt.data_dir(config))
+print("data:", translation_data.data_dir(config))
 SCOPE_NAMES = {True: "everything pruned", False: "embeddings kept whole"}
 
 # %% [markdown]
