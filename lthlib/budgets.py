@@ -10,31 +10,34 @@ intervals (`verdicts.estimate`, the verdicts' margin of that budget's dense net)
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from lthlib import families
 from lthlib.analysis import by_seed, judged_levels, main_runs
 from lthlib.claims import paired_levels, paired_wt_means, with_both_tickets
 from lthlib.families import margin_for
-from lthlib.store import load_budgets, load_results
+from lthlib.store import finished_tickets, results_table, run_name
 from lthlib.verdicts import estimate
 
 EFFECTS = {"wt_vs_rt": "WT − RT", "late_rewinding": "late rewinding − reset"}
 
 
-def run_budgets(root, family: str) -> dict[str, int]:
-    """{run: its training budget in the family's own unit (`Family.budget`)} for `family`'s runs under `root`."""
-    configs = load_budgets(root, configs=True).drop_duplicates("run")
-    configs = configs[configs.family == family]
-    return {run: families.get(family).budget(config) for run, config in zip(configs.run, configs.config)}
+def run_budgets(root, family: str, tickets=None) -> dict[str, int]:
+    """{run: its training budget in the family's own unit (`Family.budget`)} for `family`'s runs under `root`
+    (`tickets`: its `finished_tickets`, where already read)."""
+    tickets = finished_tickets(Path(root)) if tickets is None else tickets
+    return {run_name(s): families.get(family).budget(s["config"]) for s, _ in tickets if s["family"] == family}
 
 
 def budget_effects(root, family: str, task: str) -> pd.DataFrame:
     """One row per budget and effect of `task`'s runs under `root`: the budget, the effect's name, seeds, gain,
     low, high (its interval), margin and outcome."""
-    df = load_results(root)
+    tickets = list(finished_tickets(Path(root)))  # one pass over the files, for the results and the budgets
+    df = results_table(tickets)
     df = df[(df.family == family) & (df.task == task) & (df.metric == families.get(family).metric) & (df.exclude == "")]
-    budgets, higher = run_budgets(root, family), families.get(family).higher_is_better
+    budgets, higher = run_budgets(root, family, tickets), families.get(family).higher_is_better
     rows = []
     for budget in sorted({budgets[r] for r in df.run.unique()}):
         at = main_runs(df[df.run.map(budgets) == budget])  # one run per variant and budget, controls aside

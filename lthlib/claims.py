@@ -10,7 +10,8 @@ import pandas as pd
 from lthlib.analysis import by_seed, describe_levels, is_control, judged_levels, keeps_paper_share, learned, main_runs
 from lthlib import families, verdicts
 from lthlib.families import margin_for
-from lthlib.verdicts import DIRECTION, INCONCLUSIVE, MIN_SEEDS, WITHIN, Estimate, compare, estimate, holm
+from lthlib.verdicts import (ALPHA, CONFIDENCE, DIRECTION, INCONCLUSIVE, MIN_SEEDS, OUTCOMES, POWER, WITHIN, Estimate,
+                             compare, estimate, holm)
 
 SHOWN, PARTLY, UNRESOLVED, NOT_SHOWN, INDICATIVE, NOT_TESTABLE, PENDING = (
     "shown", "partly shown", "not resolved", "not shown", "indicative", "not testable here", "pending")
@@ -302,9 +303,6 @@ def off_share_runs(df: pd.DataFrame) -> pd.DataFrame:
 
 def rules() -> list[str]:
     """The rule and its numbers, in words, for the book."""
-    from lthlib import families
-    from lthlib.verdicts import ALPHA, CONFIDENCE, OUTCOMES, POWER
-
     layers = "; ".join(f"{n}: {', '.join(families.get(n).output_layers)}" for n in families.MODULES)
     return [
         f"A beats B (a winning ticket its random ticket at one level, or one variant's winning tickets "

@@ -81,12 +81,13 @@ def main(argv=None) -> int:
     parser.add_argument("--write", type=Path, help="write this machine's fingerprint here")
     parser.add_argument("--agree", action="store_true",
                         help="with --check: add this CPU kind to the same_on list of each ticket it computes exactly")
-    parser.add_argument("--tickets", default=",".join(tickets()), help=f"comma-separated, of {', '.join(tickets())}")
+    known = tickets()
+    parser.add_argument("--tickets", default=",".join(known), help=f"comma-separated, of {', '.join(known)}")
     args = parser.parse_args(argv)
     names = [n for n in args.tickets.split(",") if n]
-    unknown = [n for n in names if n not in tickets()]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        parser.error(f"unknown ticket(s) {unknown}; choose from {', '.join(tickets())}")
+        parser.error(f"unknown ticket(s) {unknown}; choose from {', '.join(known)}")
     committed = json.loads(args.check.read_text()) if args.check else None
     if committed and committed["arithmetic"] != arithmetic.current():
         parser.error(f"{args.check} was made with LTH_ARITHMETIC={committed['arithmetic']}, this process runs "
