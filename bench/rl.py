@@ -285,7 +285,7 @@ def bench_atari_net_limit() -> dict:
     MaskedTraining(model, prune_global(dict(model.named_parameters()), Mask.ones(model), 0.5),
                    optimizer := torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-3))
     frames = torch.randint(0, 255, (steps, n, 4, cfg.height, cfg.width), dtype=torch.uint8)
-    rollouts = cfg.total_batches * cfg.batch_size // (n * steps)
+    rollouts = cfg.budget * cfg.batch_size // (n * steps)
 
     def net_only() -> float:
         start = time.perf_counter()
@@ -321,7 +321,7 @@ def bench_atari_net_limit() -> dict:
     # a serial loop pays the emulators' time per sample on top of the net's: the most it can reach
     bound = (1 / best[1]) / (1 / best[1] + 1 / best[2])
     ticket = atari.config("Breakout", "cpu")
-    samples = ticket.total_batches * ticket.batch_size
+    samples = ticket.budget * ticket.batch_size
     return {"name": "atari_trainer_vs_net_limit", "trainer_samples_per_s": best[0], "net_limit_samples_per_s": best[1],
             "env_only_samples_per_s": best[2], "serial_bound": bound, "precision": cfg.precision, "setup_seconds": setup,
             "whole_ticket_samples_per_s": samples / (samples / best[0] + setup),

@@ -9,21 +9,23 @@ import torch
 from torch import nn
 
 from lthlib import MaskedTraining
+from lthlib.configs import TicketConfig
 from lthlib.families import register
 from lthlib.family import Family
 
 
 @dataclass(frozen=True)
-class SpiralsConfig:  # hashed into the run's directory name
-    task: str = "spirals"
+class SpiralsConfig(TicketConfig):  # hashed into the run's directory name
+    TASK_FIELD, REWIND_FIELD, REWIND_SHARE, UNIT = "dataset", "rewind_steps", 1 / 20, "steps"  # the paper's RL share
+    dataset: str = "spirals"
     hidden: int = 64
     steps: int = 400  # full-batch Adam updates
     lr: float = 0.01
-    rewind_steps: int = 20  # late rewinding at 1/20 of training, the paper's share for RL
+    rewind_steps: int | None = None  # late rewinding point; None: REWIND_SHARE of the steps
 
     @property
-    def rewind_fraction(self) -> float:
-        return self.rewind_steps / self.steps
+    def budget(self) -> int:
+        return self.steps
 
 
 def spirals(seed: int, n: int = 512) -> tuple[torch.Tensor, torch.Tensor]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 PRESETS = ("smoke", "cpu", "paper")
 # Field metadata {"hash": UNLESS_DEFAULT}: a field added after runs were committed enters the run's hash
@@ -105,6 +106,44 @@ def rewind_point(budget: int, share: float) -> int:
     """The late-rewinding point that takes `share` of a `budget` counted in the trainer's own unit
     (episodes, batches, updates): at least 1, so that a tiny preset still rewinds after training began."""
     return max(1, round(budget * share))
+
+
+@dataclass(frozen=True)
+class TicketConfig:
+    """The base of every family's config: what the lottery loop reads of one, written once.
+
+    A subclass names the field holding its task (`TASK_FIELD`) and the one holding its late-rewinding point
+    (`REWIND_FIELD`), gives the paper's share of the budget there (`REWIND_SHARE`) and the trainer's own unit
+    (`UNIT`: "episodes", "batches", ...), and defines `budget`, its training budget in that unit. A rewind
+    point left None becomes the paper's share of the budget. `device` says where it trains, not what: out of
+    the run's hash.
+    """
+
+    TASK_FIELD: ClassVar[str]
+    REWIND_FIELD: ClassVar[str]
+    REWIND_SHARE: ClassVar[float]
+    UNIT: ClassVar[str]
+
+    device: str = field(default="cpu", kw_only=True, metadata={"hash": False})
+
+    def __post_init__(self):
+        if getattr(self, self.REWIND_FIELD) is None:
+            object.__setattr__(self, self.REWIND_FIELD, rewind_point(self.budget, self.REWIND_SHARE))
+
+    @property
+    def task(self) -> str:
+        """The run's task: the directory under its family's."""
+        return getattr(self, self.TASK_FIELD)
+
+    @property
+    def budget(self) -> int:
+        """The training budget in the trainer's own unit (episodes, batches, updates)."""
+        raise NotImplementedError
+
+    @property
+    def rewind_fraction(self) -> float:
+        """The late-rewinding point's share of the training budget (the paper's: `REWIND_SHARE`)."""
+        return getattr(self, self.REWIND_FIELD) / self.budget
 
 
 def keeps_share(fraction: float, share: float, tolerance: float = 0.1) -> bool:

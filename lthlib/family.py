@@ -5,9 +5,9 @@ in the registry (`lthlib.families.MODULES`, or `lthlib.families.register` for yo
 family's facts only from here: nothing outside `lthlib/families/` names one. `book/adding_a_family.md` walks
 through a family of a user's own model.
 
-Its config (a frozen dataclass, hashed into the run's directory name) must have a `task` (the directory under
-the family's) and a `rewind_fraction` (where late rewinding rewinds to, as a share of its training budget;
-0 for none); `lthlib.configs.make_config` builds one from a preset's fields and checks overrides.
+Its config is a frozen dataclass, hashed into the run's directory name, subclassing `lthlib.configs.TicketConfig`:
+its task, training budget, rewind point and device, written once. `lthlib.configs.make_config` builds one from a
+preset's fields and checks overrides.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class Family:
 
     def rewind_point(self, config: Any) -> tuple[int, int, str]:
         """(the rewind point, the budget, their unit) in the trainer's own unit, for the presets' table."""
-        raise NotImplementedError
+        return getattr(config, config.REWIND_FIELD), config.budget, config.UNIT
 
     rewind_deviations: dict = {}  # preset -> why it cannot keep the paper's rewinding share
     rewind_tasks: tuple[tuple[str, str], ...] = ()  # (label, task) rows of the presets' table; () -> paper_tasks

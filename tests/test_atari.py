@@ -122,7 +122,7 @@ def test_the_lineage_control_trains_the_dense_nets_batches_first_then_as_many_mo
         model = A.build_model(config, seed=0)
         results.append(A.train(model, Mask.ones(model), config, seed=0))
     dense, longer = results
-    assert (dense["stats"]["updates"], longer["stats"]["updates"]) == (cfg.total_batches, 2 * cfg.total_batches)
+    assert (dense["stats"]["updates"], longer["stats"]["updates"]) == (cfg.budget, 2 * cfg.budget)
     assert longer["stats"]["samples"] == 2 * dense["stats"]["samples"]
     epochs = len(dense["history"]["epoch_mean_reward"])
     assert len(longer["history"]["epoch_mean_reward"]) == 2 * epochs

@@ -196,7 +196,7 @@ def test_the_terminal_shows_the_config_and_a_text_progress_line(tmp_path):
                           "-p", "preset", "smoke", "-p", "levels", "1", "-p", "runs_dir", str(tmp_path / "runs"),
                           "-p", "workers", "1", "-y", "seeds: [0]"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "A2CConfig(env='CartPole-v0'" in out.stderr
+    assert "A2CConfig(device='cpu', env='CartPole-v0'" in out.stderr
     assert "differences from the paper preset (ours, paper):" in out.stderr
     assert "classic_control CartPole-v0 iterative-late: 1/3 tickets, training seed 0 level 1" in out.stderr
     assert "3/3 tickets, done" in out.stderr

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from lthlib.families.atari_model import AtariNet, a2c_loss, clip_rewards
 from lthlib.family import Family
-from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib.configs import UNLESS_DEFAULT, TicketConfig, check_preset, make_config
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
@@ -75,10 +75,14 @@ def game_name(rom: str) -> str:
     return "".join(part.capitalize() for part in rom.split("_"))
 
 
+REWIND_SHARE = 1 / 25  # the paper's late-rewinding point: epoch 1 of 25; every preset keeps it
+
+
 @dataclass(frozen=True)
-class AtariConfig:
+class AtariConfig(TicketConfig):
     RANGES: ClassVar[dict] = {"sticky_actions": (0, 1), "noop_max": (0, None), "betas": (0, 1), "gamma": (0, 1),
                               "env_threads": (0, None)}  # else: integers >= 1, numbers >= 0
+    TASK_FIELD, REWIND_FIELD, REWIND_SHARE, UNIT = "game", "rewind_batches", REWIND_SHARE, "batches"
 
     game: str  # CamelCase, e.g. "Krull"
     channels: int = 64  # conv channels (Table A1: 64)
@@ -113,28 +117,13 @@ class AtariConfig:
     # resuming inside a ticket (lthlib.resume): the training state is saved every N minutes, or every N updates
     resume_every_minutes: float = field(default=10.0, metadata={"hash": False})
     resume_every_updates: int | None = field(default=None, metadata={"hash": False})
-    device: str = field(default="cpu", metadata={"hash": False})
     env_threads: int = field(default=0, metadata={"hash": False})  # ale-py's threads (0: one per core)
 
-    def __post_init__(self):
-        if self.rewind_batches is None:
-            object.__setattr__(self, "rewind_batches", rewind_point(self.total_batches, REWIND_SHARE))
-
     @property
-    def task(self) -> str:
-        return self.game
-
-    @property
-    def total_batches(self) -> int:
+    def budget(self) -> int:
         return self.epochs * self.batches_per_epoch
 
-    @property
-    def rewind_fraction(self) -> float:
-        """The rewind point's share of the training budget (the paper's: 1/25)."""
-        return self.rewind_batches / self.total_batches
 
-
-REWIND_SHARE = 1 / 25  # the paper's late-rewinding point: epoch 1 of 25; every preset keeps it
 REWIND_DEVIATIONS = {"smoke": "4 batches in all: the rewind point, rounded to 1 batch, is 1/4 of them"}
 
 
@@ -158,8 +147,8 @@ def config(game: str, preset: str = "cpu", **overrides) -> AtariConfig:
     if (cfg.num_envs * cfg.num_steps) % cfg.batch_size or cfg.batch_size % cfg.num_steps:
         raise ValueError(f"num_envs x num_steps ({cfg.num_envs} x {cfg.num_steps}) must split into "
                          f"batches of {cfg.batch_size} whole env columns")
-    if not 1 <= cfg.rewind_batches < cfg.total_batches:
-        raise ValueError(f"rewind_batches must lie in [1, {cfg.total_batches}) (the batch budget), got {cfg.rewind_batches!r}")
+    if not 1 <= cfg.rewind_batches < cfg.budget:
+        raise ValueError(f"rewind_batches must lie in [1, {cfg.budget}) (the batch budget), got {cfg.rewind_batches!r}")
     return cfg
 
 
@@ -203,7 +192,7 @@ def train(model: AtariNet, mask: Mask, cfg: AtariConfig, seed: int, rewind_hook=
     masking, stepper = MaskedTraining(model, mask, optimizer), Stepper(optimizer, cfg.precision)
     episodes = EpisodeTracker(n)
     envs_per_batch = cfg.batch_size // T
-    total_batches, batches, env_steps = cfg.total_batches * cfg.lineage_budgets, 0, 0
+    total_batches, batches, env_steps = cfg.budget * cfg.lineage_budgets, 0, 0
     history = []
     saved = checkpoint.restore() if checkpoint else None
     if saved:
@@ -369,8 +358,6 @@ class Atari(Family):
     rewind_tasks = (("any game", "Krull"),)  # the rewind point does not depend on the game
     fingerprint_tickets = {"Krull": ("Krull", {"precision": "fp32"}, "mkl+aten+onednn")}
     gpu_tflops = 30.0  # small convs on batches of 128 frames (~3% of an H100's bf16 peak)
-
-    rewind_point = staticmethod(lambda c: (c.rewind_batches, c.total_batches, "batches"))
 
     @staticmethod
     def gpu_macs(c: dict) -> float:

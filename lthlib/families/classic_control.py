@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lthlib.family import Family
-from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib.configs import UNLESS_DEFAULT, TicketConfig, check_preset, make_config
 from lthlib.episodes import EpisodeTracker, n_step_returns
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
@@ -41,11 +41,13 @@ from lthlib.sparse_rmsprop import SparseRMSprop
 PAPER_ENVS = ("CartPole-v0", "Acrobot-v1", "LunarLander-v3")
 ENVPOOL_ENVS = ("Acrobot-v1", "LunarLander-v3")  # where envpool's C++ env is the default backend
 BACKENDS = ("gymnasium", "envpool")
+REWIND_SHARE = 1 / 20  # the paper's late-rewinding point: epoch 1 of 20; every preset keeps it
 
 
 @dataclass(frozen=True)
-class A2CConfig:
+class A2CConfig(TicketConfig):
     RANGES: ClassVar[dict] = {"rms_alpha": (0, 1), "gamma": (0, 1)}  # else: integers >= 1, numbers >= 0
+    TASK_FIELD, REWIND_FIELD, REWIND_SHARE, UNIT = "env", "rewind_episodes", REWIND_SHARE, "episodes"
 
     env: str
     hidden: tuple[int, ...]  # widths of the MLP's hidden layers
@@ -72,24 +74,11 @@ class A2CConfig:
     # a dense-only control (levels 0): train `lineage_budgets` budgets in one run, as many episodes as an
     # iterative ticket at level lineage_budgets - 1 and the tickets its mask was pruned from have had in all
     lineage_budgets: int = field(default=1, metadata={"hash": UNLESS_DEFAULT})
-    device: str = "cpu"
-
-    def __post_init__(self):
-        if self.rewind_episodes is None:
-            object.__setattr__(self, "rewind_episodes", rewind_point(self.total_episodes, REWIND_SHARE))
+    device: str = field(default="cpu", kw_only=True)  # hashed here, unlike the other families': runs are named with it
 
     @property
-    def task(self) -> str:
-        return self.env
-
-    @property
-    def total_episodes(self) -> int:
+    def budget(self) -> int:
         return self.epochs * self.episodes_per_epoch
-
-    @property
-    def rewind_fraction(self) -> float:
-        """The rewind point's share of the training budget (the paper's: 1/20)."""
-        return self.rewind_episodes / self.total_episodes
 
 
 INPUTS = {  # the observation's dimensions (gymnasium's documentation)
@@ -98,7 +87,6 @@ INPUTS = {  # the observation's dimensions (gymnasium's documentation)
     "LunarLander-v3": ("x", "y", "x velocity", "y velocity", "angle", "angular velocity", "leg 1 contact",
                        "leg 2 contact"),
 }
-REWIND_SHARE = 1 / 20  # the paper's late-rewinding point: epoch 1 of 20; every preset keeps it
 REWIND_DEVIATIONS = {"smoke": "8 episodes in all: the rewind point, rounded to 1 episode, is 1/8 of them"}
 
 
@@ -157,8 +145,8 @@ def config(env: str, preset: str = "cpu", **overrides) -> A2CConfig:
     elif preset == "smoke":
         fields.update(_SMOKE)
     cfg = make_config(A2CConfig, **fields | overrides)
-    if not 1 <= cfg.rewind_episodes < cfg.total_episodes:
-        raise ValueError(f"rewind_episodes must lie in [1, {cfg.total_episodes}) (the episode budget), "
+    if not 1 <= cfg.rewind_episodes < cfg.budget:
+        raise ValueError(f"rewind_episodes must lie in [1, {cfg.budget}) (the episode budget), "
                          f"got {cfg.rewind_episodes!r}")
     if cfg.env_backend not in BACKENDS:
         raise ValueError(f"env_backend must be one of {list(BACKENDS)}, got {cfg.env_backend!r}")
@@ -372,10 +360,6 @@ class ClassicControl(Family):
     input_names = staticmethod(lambda task: list(INPUTS.get(task, ())))
     fingerprint_tickets = {"CartPole-v0": ("CartPole-v0", {}, "mkl+aten"),
                            "Acrobot-v1": ("Acrobot-v1", {}, "mkl+aten+envpool")}
-
-    @staticmethod
-    def rewind_point(c: A2CConfig) -> tuple[int, int, str]:
-        return c.rewind_episodes, c.total_episodes, "episodes"
 
 
 FAMILY = ClassicControl()

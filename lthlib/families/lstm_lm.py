@@ -30,7 +30,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lthlib.family import Family
-from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib.configs import UNLESS_DEFAULT, TicketConfig, check_preset, make_config, rewind_point
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision, native_bf16_cpu
@@ -44,9 +44,14 @@ DEFAULT_DATA_DIR = "data/wikitext-2"
 SPLITS = ("train", "valid", "test")
 
 
+REWIND_SHARE = 1 / 10  # the paper's late-rewinding point: epoch 1 of 10; every preset keeps it
+
+
 @dataclass(frozen=True)
-class LSTMConfig:
+class LSTMConfig(TicketConfig):
     RANGES: ClassVar[dict] = {"dropout": (0, 1), "betas": (0, 1)}  # else: integers >= 1, numbers >= 0
+    TASK_FIELD, REWIND_FIELD, REWIND_SHARE, UNIT = "dataset", "rewind_batches", REWIND_SHARE, "batches"
+    dataset: ClassVar[str] = "WikiText-2"  # its one task
 
     embedding_size: int = 650
     hidden_size: int = 650
@@ -77,19 +82,15 @@ class LSTMConfig:
     resume_every_minutes: float = field(default=10.0, metadata={"hash": False})
     resume_every_updates: int | None = field(default=None, metadata={"hash": False})
     data_dir: str = field(default="", metadata={"hash": False})  # "" -> $LTH_WIKITEXT2_DIR or data/wikitext-2
-    device: str = field(default="cpu", metadata={"hash": False})
+
+    def __post_init__(self):
+        pass  # the batch budget is counted on the data: `config` sets the rewind point once it has found the data
 
     @property
-    def task(self) -> str:
-        return "WikiText-2"
-
-    @property
-    def rewind_fraction(self) -> float:
-        """The rewind point's share of the training budget (the paper's: 1/10)."""
-        return self.rewind_batches / total_batches(self)
+    def budget(self) -> int:
+        return total_batches(self)
 
 
-REWIND_SHARE = 1 / 10  # the paper's late-rewinding point: epoch 1 of 10; every preset keeps it
 REWIND_DEVIATIONS: dict[str, str] = {}
 
 
@@ -360,10 +361,6 @@ class LSTMLanguageModelling(Family):
     fingerprint_tickets = {"WikiText-2": ("WikiText-2", {}, "mkl+aten+onednn")}
     gpu_tflops = 10.0  # a recurrence of 30 x 650 matmuls, step after step, and a 33k-word softmax (~1% of peak)
     gpu_macs = staticmethod(ticket_cost)  # tokens x multiply-adds per token
-
-    @staticmethod
-    def rewind_point(c: LSTMConfig) -> tuple[int, int, str]:
-        return c.rewind_batches, total_batches(c), "batches"  # counted on the data
 
     @staticmethod
     def paper_grids() -> list[tuple[str, dict, int, int, str]]:

@@ -27,7 +27,7 @@ from torch import nn
 
 from lthlib.families.transformer_model import MAX_POSITIONS, Transformer
 from lthlib.family import Family
-from lthlib.configs import UNLESS_DEFAULT, check_preset, make_config, rewind_point
+from lthlib.configs import UNLESS_DEFAULT, TicketConfig, check_preset, make_config
 from lthlib import data_parallel
 from lthlib.families.decoding import evaluate
 from lthlib.families.translation_data import DATASETS, PAD, corpus, data_files, make_batch, token_batches
@@ -56,10 +56,14 @@ def pruning_scope(prune_embeddings: bool) -> tuple[str, ...]:
     return () if prune_embeddings else NOT_EMBEDDINGS
 
 
+REWIND_SHARE = 1000 / 50_000  # the paper's late-rewinding point: update 1,000 of 50,000; every preset keeps it
+
+
 @dataclass(frozen=True)
-class TransformerConfig:
+class TransformerConfig(TicketConfig):
     RANGES: ClassVar[dict] = {"dropout": (0, 1), "attention_dropout": (0, 1), "activation_dropout": (0, 1),
                               "betas": (0, 1), "label_smoothing": (0, 1)}  # else: integers >= 1, numbers >= 0
+    TASK_FIELD, REWIND_FIELD, REWIND_SHARE, UNIT = "dataset", "rewind_updates", REWIND_SHARE, "updates"
 
     dataset: str = "WMT14"
     arch: str = "base"
@@ -109,27 +113,15 @@ class TransformerConfig:
     resume_every_minutes: float = field(default=10.0, metadata={"hash": False})
     resume_every_updates: int | None = field(default=None, metadata={"hash": False})
     data_dir: str = field(default="", metadata={"hash": False})  # "" -> $LTH_<DATASET>_DIR or data/<dataset>
-    device: str = field(default="cpu", metadata={"hash": False})
-
-    def __post_init__(self):
-        if self.rewind_updates is None:
-            object.__setattr__(self, "rewind_updates", rewind_point(self.updates, REWIND_SHARE))
-
     @property
-    def task(self) -> str:
-        return self.dataset
-
-    @property
-    def rewind_fraction(self) -> float:
-        """The rewind point's share of the training budget (the paper's: 2%)."""
-        return self.rewind_updates / self.updates
+    def budget(self) -> int:
+        return self.updates
 
     @property
     def updates_trained(self) -> int:  # the budget (x lineage_budgets), plus the rewind point's with `longer_by_rewind`
         return self.updates * self.lineage_budgets + (self.rewind_updates if self.longer_by_rewind else 0)
 
 
-REWIND_SHARE = 1000 / 50_000  # the paper's late-rewinding point: update 1,000 of 50,000; every preset keeps it
 REWIND_DEVIATIONS = {"smoke": "6 updates in all: the rewind point, rounded to 1 update, is 1/6 of them"}
 
 _PRESETS = {
@@ -330,10 +322,6 @@ class TransformerTranslation(Family):
     fingerprint_tickets = {"Multi30k": ("Multi30k", {}, "mkl+aten")}
     rewind_tasks = (("Multi30k (cpu, smoke) / WMT'14 (paper)", "Multi30k"),)
     gpu_tflops = 200.0  # large matmuls over 25k-token batches (~20% of an H100's bf16 peak)
-
-    @staticmethod
-    def rewind_point(c: TransformerConfig) -> tuple[int, int, str]:
-        return c.rewind_updates, c.updates, "updates"
 
     @staticmethod
     def gpu_macs(c: dict) -> float:
