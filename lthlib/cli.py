@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", type=_variants, default=["iterative-late"],
                    help=f"comma-separated, of: {', '.join(VARIANTS)}")
     p.add_argument("--preset", default="cpu", choices=PRESETS, help="smoke: tests; cpu: a 2-core CPU; paper: GPUs")
-    p.add_argument("--levels", type=int, default=20, help="pruning levels per run")
+    p.add_argument("--levels", type=int, default=None,
+                   help="pruning levels per run; none: the family notebook's default")
     p.add_argument("--runs-dir", default="data/runs", help="where run directories go (shared by every node)")
     p.add_argument("-p", "--param", type=_parameter, action="append", default=[],
                    help="another notebook parameter, KEY=VALUE (YAML value), e.g. -p device=cuda")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         grid = sweep.plan(args.family, args.tasks, args.seeds, args.variants, args.preset, args.runs_dir,
                           args.levels, local=args.address is None, gpus_per_task=args.gpus_per_task,
-                          publish_to=args.publish_to, **dict(args.param))
+                          publish_to=args.publish_to, without_data=args.dry_run, **dict(args.param))
     except ValueError as e:
         parser.error(str(e))
     invalid = list(dict.fromkeys(item.error for item in grid if item.status == "failed"))
@@ -84,7 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(sweep.describe(grid))
     if args.dry_run:
-        print(sweep_cost.estimate(grid).to_string(index=False))
+        table = sweep_cost.estimate(grid)
+        print(table.to_string(index=False, na_rep=""))
+        print(sweep_cost.in_words(table, grid))
         return 0
     table = sweep.run_sweep(grid, address=args.address, cpus_per_task=args.cpus_per_task,
                             gpus_per_task=args.gpus_per_task, max_retries=args.max_retries,

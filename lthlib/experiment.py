@@ -115,7 +115,8 @@ def prepare(family: Family, task: str, preset: str, variant: str, pruning_rate: 
     if "device" in overrides and device_here:
         overrides["device"] = resolve_device(overrides["device"])
     config = family.config(task, preset, **overrides)
-    if preset == "paper" and getattr(config, "device", "cpu") == "cpu" and getattr(family, "paper_needs_gpu", False):
+    if (announce and preset == "paper" and getattr(config, "device", "cpu") == "cpu"
+            and getattr(family, "paper_needs_gpu", False)):  # a sweep's plan says so in words (sweep_cost.in_words)
         message = (f"the paper preset of {family.name} on a CPU takes many hours per ticket: "
                    f"it is meant for a GPU (device 'cuda'); the cpu preset fits a CPU")
         warnings.warn(message, stacklevel=2)

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from lthlib.runs import check_seeds, run_root, run_settings, tickets_done, ticke
 from lthlib.siblings import lent_tickets
 from lthlib import parameters
 from lthlib.parameters import notebook_defaults
+from lthlib.data_needed import planning
 from lthlib.experiment import check_dense_only, from_parameters
 from lthlib.paths import resolve
 from lthlib.publishing import executed_seeds, prepare_for_book, publish, published_tickets, summary_path
@@ -47,15 +49,19 @@ class SweepTask:
     status: str = "pending"
     wall_time_s: float = 0.0
     notebook: Path | None = field(default=None)
+    needs_data: list[str] = field(default_factory=list)  # planned `without_data`: the datasets it will need
     config: Any = None  # the family config the task trains (its overrides applied)
     published: bool = False  # every planned ticket of this seed is in the run's published summary
     lottery: Any = None  # the Lottery the task runs
 
 
 def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",), preset: str = "cpu",
-         runs_dir: str | Path = "data/runs", levels: int = 20, local: bool = True, gpus_per_task: float = 0,
-         publish_to: str | Path | None = None, **parameters: Any) -> list[SweepTask]:
+         runs_dir: str | Path = "data/runs", levels: int | None = None, local: bool = True, gpus_per_task: float = 0,
+         publish_to: str | Path | None = None, without_data: bool = False, **parameters: Any) -> list[SweepTask]:
     """The grid, one SweepTask per (task, seed, variant), with its run directory.
+
+    `levels` None: the family notebook's default. `without_data` (a dry run): a dataset that is not here is
+    noted in the task's `needs_data` instead of failing it, so a grid is planned where it will not train.
 
     `local`: the tasks run on this machine, which must then have the device asked for; on a cluster
     (local=False) "auto" means cuda where tasks get GPUs (`gpus_per_task`), else cpu. With `publish_to`,
@@ -66,6 +72,8 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
     """
     spec, seeds = families.get(family), check_seeds(seeds)
     runs_dir = resolve(runs_dir)
+    if levels is None:
+        levels = notebook_defaults(Path(spec.notebook).stem)["levels"]
     grid = []
     for task in tasks or spec.paper_tasks:
         for variant in variants:
@@ -76,35 +84,43 @@ def plan(family: str, tasks=None, seeds=(0, 1, 2), variants=("iterative-late",),
                 if spec.task_parameter:
                     notebook_parameters[spec.task_parameter] = task
                 item = SweepTask(family, task, seed, variant, notebook_parameters)
-                try:
-                    check_notebook_parameters(spec, notebook_parameters)
-                    fam = spec
-                    values = notebook_defaults(Path(spec.notebook).stem) | notebook_parameters
-                    if not local:  # the device of a cluster's worker: "auto" is cuda where tasks get GPUs
-                        values["device"] = ("cuda" if gpus_per_task else "cpu") if values["device"] == "auto" \
-                            else values["device"]
-                    config, lottery, _ = from_parameters(fam, values, announce=False, device_here=local)
-                    check_dense_only(config, levels)
-                    if gpus_per_task >= 2 and hasattr(config, "ranks") and "ranks" not in values["overrides"]:
-                        # a task given several GPUs trains each ticket on all of them (lthlib.data_parallel)
-                        notebook_parameters["overrides"] = {**values["overrides"], "ranks": int(gpus_per_task)}
-                        values["overrides"] = notebook_parameters["overrides"]
-                        config, lottery, _ = from_parameters(fam, values, announce=False, device_here=local)
-                    if "precision" not in values["overrides"] and hasattr(config, "precision"):
-                        # the planner's default (it may hang on the machine's bf16 support), pinned so that
-                        # a worker on other hardware trains, and files, the same run
-                        notebook_parameters["overrides"] = {**values["overrides"], "precision": config.precision}
-                    item.root, item.config = run_root(runs_dir, fam, config, lottery), config
-                    # pinned as the run was started where not given, so the notebook trains what is planned
-                    item.lottery = lottery.as_started(item.root, summary_path(item.root, resolve(publish_to))
-                                                      if publish_to is not None else None)
-                    notebook_parameters["random_tickets"] = item.lottery.random_tickets
-                    item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
-                    item.published = publish_to is not None and is_published(item, publish_to)
-                except (ValueError, FileNotFoundError) as e:
-                    item.error, item.status = str(e), "failed"
+                with (planning() if without_data else nullcontext()) as needs:
+                    plan_task(item, spec, local, gpus_per_task, publish_to, runs_dir, levels)
+                item.needs_data = needs or []
                 grid.append(item)
     return grid
+
+
+def plan_task(item: SweepTask, spec: Family, local: bool, gpus_per_task: float, publish_to, runs_dir: Path,
+              levels: int) -> None:
+    """`item`'s config, lottery and run directory from its notebook parameters, or its error."""
+    notebook_parameters, seed = item.parameters, item.seed
+    try:
+        check_notebook_parameters(spec, notebook_parameters)
+        values = notebook_defaults(Path(spec.notebook).stem) | notebook_parameters
+        if not local:  # the device of a cluster's worker: "auto" is cuda where tasks get GPUs
+            values["device"] = ("cuda" if gpus_per_task else "cpu") if values["device"] == "auto" \
+                else values["device"]
+        config, lottery, _ = from_parameters(spec, values, announce=False, device_here=local)
+        check_dense_only(config, levels)
+        if gpus_per_task >= 2 and hasattr(config, "ranks") and "ranks" not in values["overrides"]:
+            # a task given several GPUs trains each ticket on all of them (lthlib.data_parallel)
+            notebook_parameters["overrides"] = {**values["overrides"], "ranks": int(gpus_per_task)}
+            values["overrides"] = notebook_parameters["overrides"]
+            config, lottery, _ = from_parameters(spec, values, announce=False, device_here=local)
+        if "precision" not in values["overrides"] and hasattr(config, "precision"):
+            # the planner's default (it may hang on the machine's bf16 support), pinned so that
+            # a worker on other hardware trains, and files, the same run
+            notebook_parameters["overrides"] = {**values["overrides"], "precision": config.precision}
+        item.root, item.config = run_root(runs_dir, spec, config, lottery), config
+        # pinned as the run was started where not given, so the notebook trains what is planned
+        item.lottery = lottery.as_started(item.root, summary_path(item.root, resolve(publish_to))
+                                          if publish_to is not None else None)
+        notebook_parameters["random_tickets"] = item.lottery.random_tickets
+        item.notebook = item.root / f"seed_{seed}" / "notebook.ipynb"
+        item.published = publish_to is not None and is_published(item, publish_to)
+    except (ValueError, FileNotFoundError) as e:
+        item.error, item.status = str(e), "failed"
 
 
 def check_notebook_parameters(spec: Family, values: dict[str, Any]) -> None:

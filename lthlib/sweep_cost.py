@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,9 @@ from lthlib.paths import resolve
 from lthlib.store import load_budgets
 from lthlib import families
 from lthlib.sweep import SweepTask, tickets_left
+
+# H100-hours, and wall hours on an 8-GPU node and on four such nodes: the GPUs each spreads the tickets over
+GPU_COLUMNS = {"H100-hours, one GPU": 1, "hours on one 8-GPU node": 8, "hours on four 8-GPU nodes": 32}
 
 def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") -> pd.DataFrame:
     """Tickets still to train and their CPU core-hours per (family, task, preset), from measured ticket
@@ -48,12 +52,12 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     for (family, task, preset), count in tickets.items():
         fam = families.get(family)
         row = {"family": family, "task": task, "preset": preset, "tickets left": count, "measured on": None,
-               "measured s/ticket": None, "cost vs measured": None, "estimated CPU core-hours": None}
+               "measured s/ticket": None, "estimated s/ticket": None, "estimated CPU core-hours": None}
         target_config = configs[(family, task, preset)]
         target = dataclasses.asdict(target_config)
         per_ticket = gpu_hours_per_ticket(family, target)
         if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
-            row["estimated H100-hours"] = round(count * per_ticket, 1)
+            row.update({column: round(count * per_ticket / gpus, 1) for column, gpus in GPU_COLUMNS.items()})
         label, reference = _reference_runs(list(runs.values()), family, task,
                                            json.loads(json.dumps(hashed_fields(target_config))), here)
         if any(here in r.get("kinds", ()) for r in reference):
@@ -64,16 +68,45 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
             scaled = [t * fam.ticket_cost(target) / fam.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
             seconds, per_ticket_s = sum(measured) / len(measured), sum(scaled) / len(scaled)
             row.update({"measured on": label, "measured s/ticket": round(seconds, 1),
-                        "cost vs measured": round(per_ticket_s / seconds, 2),
+                        "estimated s/ticket": round(per_ticket_s, 1),
                         "estimated CPU core-hours": round(count * per_ticket_s / 3600, 1)})
         rows.append(row)
     hours = [r["estimated CPU core-hours"] for r in rows]
     total = {"family": "total", "task": "", "preset": "", "tickets left": sum(r["tickets left"] for r in rows),
              "estimated CPU core-hours": round(sum(hours), 1) if rows and None not in hours else None}
-    if any("estimated H100-hours" in r for r in rows):
-        total["estimated H100-hours"] = round(sum(r.get("estimated H100-hours", 0) for r in rows), 1)
+    for column in GPU_COLUMNS:
+        if any(column in r for r in rows):
+            total[column] = round(sum(r.get(column, 0) for r in rows), 1)
     rows.append(total)
     return pd.DataFrame(rows)
+
+
+def in_words(table: pd.DataFrame, grid: list[SweepTask], cores: int | None = None) -> str:
+    """`estimate`'s table in a few sentences: what hardware the grid needs, how long it takes there, and
+    the data it will need (a task planned without it, `SweepTask.needs_data`)."""
+    total = table.iloc[-1]
+    cores = cores or os.cpu_count() or 1
+    gpu = [item for item in grid if item.parameters.get("preset") == "paper"
+           and getattr(families.get(item.family), "paper_needs_gpu", False)]
+    lines = []
+    if gpu and "H100-hours, one GPU" in table:
+        lines.append(f"This grid needs GPUs: about {total['H100-hours, one GPU']:,.1f} H100-hours, that is about "
+                     f"{total['hours on one 8-GPU node']:,.1f} h on one 8-GPU node and "
+                     f"{total['hours on four 8-GPU nodes']:,.1f} h on a cluster of four (one ticket per GPU, perfect "
+                     "packing; estimated from FLOPs at an assumed rate, not measured). Run it on a cluster with "
+                     "--address and --gpus-per-task 1.")
+    hours = total["estimated CPU core-hours"]
+    if hours is not None and not pd.isna(hours):
+        where = "On a CPU it would take" if gpu else "It runs on CPUs:"
+        lines.append(f"{where} about {hours:,.1f} core-hours, {hours / cores:,.1f} h of wall time on this machine's "
+                     f"{cores} cores (from the ticket times of the committed runs named above, each scaled by "
+                     "its family's cost proxy).")
+    else:
+        lines.append("No committed run of this family prices a ticket: its CPU time is unknown.")
+    needs = list(dict.fromkeys(need for item in grid for need in item.needs_data))
+    if needs:
+        lines.append("Before it runs, it needs data that is not on this machine:\n  " + "\n  ".join(needs))
+    return "\n".join(lines)
 
 
 def on_cpu_kind(run: dict, kind: str) -> dict:

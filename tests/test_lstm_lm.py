@@ -26,8 +26,8 @@ def shared_data(monkeypatch):
 @needs_data
 def test_corpus_matches_the_published_counts():
     corpus = L.load_corpus(L.data_dir(L.config("smoke")))
-    assert len(corpus.vocab) == 33_278
-    assert corpus.train.numel() == 2_088_628
+    assert len(corpus.vocab) == 33_278 == L.VOCAB_SIZE  # the counts a grid planned without the data uses
+    assert corpus.train.numel() == 2_088_628 == L.TRAIN_TOKENS
     assert (corpus.valid.numel(), corpus.test.numel()) == (217_646, 245_569)
     counts = torch.bincount(corpus.train, minlength=len(corpus.vocab))
     assert (counts[:-1] >= counts[1:]).all()  # ids in order of training frequency

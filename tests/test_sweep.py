@@ -1,13 +1,16 @@
 """A real local Ray sweep of the smoke preset (Ray is the optional `cluster` extra)."""
 
 import json
+import os
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from lthlib import load_results
 from lthlib.cli import main as lth
+from lthlib.parameters import notebook_defaults
 
 ray = pytest.importorskip("ray")
 from lthlib import sweep, sweep_cost  # noqa: E402
@@ -222,7 +225,32 @@ def test_the_estimate_costs_the_config_the_grid_trains_with_its_overrides(tmp_pa
     plain = sweep_cost.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path))
     fewer = sweep_cost.estimate(sweep.plan("classic_control", ["CartPole-v0"], seeds=[0], runs_dir=tmp_path,
                                        overrides={"episodes_per_epoch": 50}))
-    assert fewer["cost vs measured"].iloc[0] == pytest.approx(plain["cost vs measured"].iloc[0] * 50 / 160, abs=0.01)
+    assert fewer["estimated s/ticket"].iloc[0] == pytest.approx(plain["estimated s/ticket"].iloc[0] * 50 / 160, abs=0.1)
+
+
+@pytest.mark.parametrize("family, variable, notebook", [("lstm_lm", "LTH_WIKITEXT2_DIR", "lstm_wikitext2"),
+                                                        ("transformer_mt", "LTH_MULTI30K_DIR", "transformer_mt")])
+def test_a_dry_run_plans_without_the_data_into_the_same_run_directories_and_names_what_it_needs(
+        tmp_path, capsys, monkeypatch, family, variable, notebook):
+    shared = {"LTH_WIKITEXT2_DIR": "wikitext-2", "LTH_MULTI30K_DIR": "multi30k"}[variable]
+    data = Path(__file__).parents[2] / "shared" / "data" / shared
+    if not data.exists() and not os.environ.get("CI"):
+        pytest.skip(f"no data at {data}")
+    monkeypatch.setenv(variable, str(data))
+    with_data = sweep.plan(family, seeds=[0], preset="paper", runs_dir=tmp_path / "runs")
+    monkeypatch.setenv(variable, str(tmp_path / "nowhere"))
+    without = sweep.plan(family, seeds=[0], preset="paper", runs_dir=tmp_path / "runs", without_data=True)
+    assert [i.root for i in without] == [i.root for i in with_data] and not any(i.error for i in without)
+    assert without[0].parameters["levels"] == notebook_defaults(notebook)["levels"]  # the notebook's default
+    assert all("not found" in i.needs_data[0] and str(tmp_path / "nowhere") in i.needs_data[0] for i in without)
+    refused = sweep.plan(family, seeds=[0], preset="paper", runs_dir=tmp_path / "runs")  # a real run refuses
+    assert all(i.status == "failed" and "not found" in i.error for i in refused)
+    assert lth(["sweep", "--family", family, "--seeds", "0", "--preset", "paper", "--runs-dir", str(tmp_path / "runs"),
+                "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "This grid needs GPUs: about" in out and "h on one 8-GPU node" in out and "cluster of four" in out
+    assert "Before it runs, it needs data that is not on this machine" in out and str(tmp_path / "nowhere") in out
+    assert "nan" not in out.lower() and "NaN" not in out and not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("native", [True, False])

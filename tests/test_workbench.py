@@ -90,7 +90,7 @@ def test_sweep_help_shows_defaults_and_choices(capsys):
     with pytest.raises(SystemExit):
         lth(["sweep", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "{smoke,cpu,paper}" in out and "(default: cpu)" in out and "(default: 20)" in out
+    assert "{smoke,cpu,paper}" in out and "(default: cpu)" in out and "none: the family notebook's default" in out
 
 
 def test_book_titles_name_the_experiment_not_the_machines_paths(tmp_path):

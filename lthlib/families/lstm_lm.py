@@ -34,6 +34,7 @@ from lthlib.configs import UNLESS_DEFAULT, TicketConfig, check_preset, make_conf
 from lthlib.masked import MaskedTraining
 from lthlib.masks import Mask
 from lthlib.precision import Stepper, autocast, check_precision, default_precision, native_bf16_cpu
+from lthlib.data_needed import missing_data, planning_only
 from lthlib.paths import empty_files, resolve
 from lthlib.resume import TicketCheckpoint, common_state, load_common_state
 from lthlib.atomic import atomic_write_json, read_json
@@ -41,6 +42,9 @@ from lthlib.store import settings_hash
 
 DATA_ENV_VAR = "LTH_WIKITEXT2_DIR"
 DEFAULT_DATA_DIR = "data/wikitext-2"
+# WikiText-2's training tokens (words and one <eos> a line, as load_corpus reads them) and vocabulary, as
+# published: what a grid planned without the data counts on (a test checks them against the data)
+TRAIN_TOKENS, VOCAB_SIZE = 2_088_628, 33_278
 SPLITS = ("train", "valid", "test")
 
 
@@ -132,7 +136,10 @@ def total_batches(cfg: LSTMConfig) -> int:
 
 
 def batches_per_epoch(cfg: LSTMConfig) -> int:
-    tokens = len(load_corpus(data_dir(cfg)).train[: cfg.train_tokens])
+    if planned_without_data(cfg):
+        tokens = min(cfg.train_tokens or TRAIN_TOKENS, TRAIN_TOKENS)
+    else:
+        tokens = len(load_corpus(data_dir(cfg)).train[: cfg.train_tokens])
     return len(range(0, tokens // cfg.batch_size - 1, cfg.bptt))
 
 
@@ -143,17 +150,23 @@ def updates_trained(cfg: LSTMConfig) -> int:
 
 # --- data ----------------------------------------------------------------------------------------
 
+def planned_without_data(cfg: LSTMConfig) -> bool:
+    """A grid planned where the data is not (`lthlib.data_needed`): sizes then come from the published counts."""
+    return planning_only() and not all((data_dir(cfg) / f"{s}.txt").is_file() for s in SPLITS)
+
+
 def data_dir(cfg: LSTMConfig) -> Path:
     """The WikiText-2 directory: cfg.data_dir, else $LTH_WIKITEXT2_DIR, else data/wikitext-2/."""
     path = resolve(cfg.data_dir or os.environ.get(DATA_ENV_VAR) or DEFAULT_DATA_DIR)
     missing = [f"{s}.txt" for s in SPLITS if not (path / f"{s}.txt").is_file()]
-    if missing:
-        raise FileNotFoundError(
+    if missing:  # raised, or noted while a grid is only planned
+        missing_data(
             f"WikiText-2 not found: {', '.join(missing)} missing in {path}. Put the word-level "
             "train.txt, valid.txt and test.txt there (the copy PyTorch's word_language_model example "
             "ships: github.com/pytorch/examples, word_language_model/data/wikitext-2/), or point "
             f"the notebook's data_dir parameter or ${DATA_ENV_VAR} at a directory that has them."
         )
+        return path
     empty = empty_files(path / f"{s}.txt" for s in SPLITS)
     if empty:
         raise ValueError(f"WikiText-2 files with no text in {path}: {', '.join(p.name for p in empty)}. Put the "
@@ -219,9 +232,9 @@ class LSTMLanguageModel(nn.Module):
 
 
 def build_model(cfg: LSTMConfig, seed: int) -> LSTMLanguageModel:
-    vocab = load_corpus(data_dir(cfg)).vocab
+    vocab_size = VOCAB_SIZE if planned_without_data(cfg) else len(load_corpus(data_dir(cfg)).vocab)
     torch.manual_seed(seed)
-    model = LSTMLanguageModel(len(vocab), cfg.embedding_size, cfg.hidden_size, cfg.layers, cfg.dropout,
+    model = LSTMLanguageModel(vocab_size, cfg.embedding_size, cfg.hidden_size, cfg.layers, cfg.dropout,
                               cfg.adaptive_softmax_cutoffs)
     return model.to(cfg.device)
 

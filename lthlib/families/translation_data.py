@@ -17,6 +17,7 @@ from typing import Protocol
 import sentencepiece as spm
 import torch
 
+from lthlib.data_needed import missing_data
 from lthlib.paths import empty_files, resolve
 
 
@@ -62,12 +63,13 @@ def data_files(cfg: TransformerConfig) -> dict[str, tuple[Path, Path]]:
             missing += [f"{stem}.{lang}" for lang in LANGS]
         else:
             files[split] = (found / f"{stem}.en", found / f"{stem}.de")
-    if missing:
-        raise FileNotFoundError(
+    if missing:  # raised, or noted while a grid is only planned (the files are then not read)
+        missing_data(
             f"{cfg.dataset} not found: {', '.join(missing)} missing in {path}. Put the {source} there, one "
             f"sentence per line (line i of .en translates to line i of .de), or point the notebook's data_dir "
             f"parameter or ${env_var} at a directory that has them."
         )
+        return files
     empty = empty_files(f for pair in files.values() for f in pair)
     if empty:
         raise ValueError(f"{cfg.dataset} files with no text: {', '.join(map(str, empty))}. Put the {source} there, "
