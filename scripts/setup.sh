@@ -22,3 +22,7 @@ cp scripts/jupyterlab-overrides.json .venv/share/jupyter/lab/settings/overrides.
 # set here, in the venv's own config path, so nothing outside .venv/ changes
 mkdir -p .venv/etc/jupyter
 echo '{"ServerApp": {"allow_root": true}}' > .venv/etc/jupyter/jupyter_server_config.json
+# Kernels of this venv drop ipykernel's "running over TCP without encryption" notice where they listen on
+# loopback only (scripts/ipython_kernel_config.py says why)
+mkdir -p .venv/etc/ipython
+cp scripts/ipython_kernel_config.py .venv/etc/ipython/ipython_kernel_config.py

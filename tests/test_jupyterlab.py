@@ -77,8 +77,30 @@ def test_setup_writes_the_venvs_jupyter_config_on_every_run_not_only_on_install(
     assert config == {"ServerApp": {"allow_root": True}}
     overrides = repo / ".venv" / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     assert overrides.read_bytes() == (ROOT / "scripts" / "jupyterlab-overrides.json").read_bytes()
+    kernel_config = repo / ".venv" / "etc" / "ipython" / "ipython_kernel_config.py"
+    assert kernel_config.read_bytes() == (ROOT / "scripts" / "ipython_kernel_config.py").read_bytes()
     assert sorted(p for p in repo.rglob("*") if ".venv" not in p.parts) == before
     assert list((tmp_path / "home").iterdir()) == []
+
+
+@pytest.mark.parametrize("ip, warned", [("127.0.0.1", False), ("0.0.0.0", True)])
+def test_a_kernel_on_loopback_drops_the_unencrypted_tcp_notice_and_any_other_keeps_it(tmp_path, ip, warned):
+    """The venv's kernel config (scripts/ipython_kernel_config.py) drops ipykernel's notice for a kernel that
+    listens on loopback only, as papermill, the book and nbval start it; one listening on all interfaces warns."""
+    if not (Path(sys.prefix) / "etc" / "ipython" / "ipython_kernel_config.py").exists():
+        pytest.skip("run from a venv made by scripts/setup.sh")
+    notebook = tmp_path / "one.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")], metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), notebook)
+    script = ("import sys, papermill\nfrom jupyter_client.manager import AsyncKernelManager\n"
+              "class Manager(AsyncKernelManager):\n"
+              "    def __init__(self, **kw):\n        super().__init__(ip=sys.argv[3], **kw)\n"
+              "papermill.execute_notebook(sys.argv[1], sys.argv[2], progress_bar=False, kernel_manager_class=Manager)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(notebook), str(tmp_path / "out.ipynb"), ip],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert nbformat.read(tmp_path / "out.ipynb", 4).cells[0].outputs[0].text == "42\n"
+    assert ("Kernel is running over TCP without encryption" in run.stderr) is warned
 
 
 @pytest.fixture
