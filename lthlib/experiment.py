@@ -76,6 +76,16 @@ def say(text: str, log: TextIO | None = None) -> None:
         print(text, file=log, flush=True)
 
 
+def say_findings(family: Family, results, log: TextIO | None = None) -> None:
+    """What a run found, in a few lines (`reproduction.findings`): in the notebook, and on the terminal under
+    papermill, where a run then ends with its findings."""
+    from lthlib.reproduction import findings  # it reads the results store, which this module need not load
+
+    say("what this run found:", log)
+    for line in findings(results, family.metric, family.higher_is_better):
+        say("  " + line, log)
+
+
 def notebook_values(namespace: dict, notebook: str) -> dict[str, Any]:
     """The values of `notebook`'s parameters in a notebook's globals."""
     return {name: namespace[name] for name in parameters.notebook_parameters(notebook)}

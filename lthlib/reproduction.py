@@ -100,34 +100,38 @@ def check(fresh: pd.DataFrame, committed: pd.DataFrame, metric: str, higher_is_b
 
 def findings(results: pd.DataFrame, metric: str, higher_is_better: bool = True) -> list[str]:
     """What one run found, in a few lines, each effect with its interval (`verdicts.estimate`): where the WT
-    beats the RT, and the sparsest WT not worse than the dense net by more than the margin (the lower end
-    of its interval against the dense net above -margin)."""
-    table = wt_vs_rt(results, metric, higher_is_better)
-    if table.empty:
-        return ["no pruned level with both tickets on disk: nothing to compare"]
+    beats the RT (for a run with random tickets), and the sparsest WT not worse than the dense net by more
+    than the margin (the lower end of its interval against the dense net above -margin)."""
     rows = results[results.metric == metric]
-    seeds, wins = int(table.seeds.min()), table[table.wt_better]
+    levels = judged_levels(rows)
     dense = by_seed(rows, "dense")
-    family, task = results.family.iloc[0], results.task.iloc[0]
+    if not levels or dense.empty:
+        return ["no dense net and pruned level on disk yet: nothing to compare"]
+    table = wt_vs_rt(results, metric, higher_is_better)
+    seeds = int(rows[rows.level.isin(levels)].groupby("level").seed.nunique().min())
+    family, task = rows.family.iloc[0], rows.task.iloc[0]
     margin = margin_for(family, dense.mean(), task)
-    lines = [f"{task}, {table.variant.iloc[0]}, {seeds} seed{'s' if seeds != 1 else ''}"
+    lines = [f"{task}, {rows.variant.iloc[0]}, {seeds} seed{'s' if seeds != 1 else ''}"
              + ("" if seeds >= 3 else " (indicative: a verdict needs 3 seeds)") + f": dense net {metric} {dense.mean():.4g}"]
     if margin == float("inf"):
         return lines + ["the dense net scores no better than a random policy: no ticket is judged against it"]
-    lines.append(f"the WT beats the RT (the verdict rule: mean gain past the margin, p < 0.05) at levels "
-                 f"{describe_levels(wins.level)} of {describe_levels(table.level)}")
-    if len(wins):
-        top = wins.loc[wins.fraction_pruned.idxmax()]
-        level = int(top.level)
-        lines.append(f"  sparsest, level {level} ({top.fraction_pruned:.1%} pruned): WT - RT "
-                     + str(estimate(by_seed(rows, "winning", level), by_seed(rows, "random", level), margin,
-                                    higher_is_better)))
-    near = {int(level): estimate(by_seed(rows, "winning", int(level)), dense, margin, higher_is_better)
-            for level in table.level}
+    if table.empty:
+        lines.append("no random tickets in this run: its winning tickets are compared with the dense net only")
+    else:
+        wins = table[table.wt_better]
+        lines.append(f"the WT beats the RT (the verdict rule: mean gain past the margin, p < 0.05) at levels "
+                     f"{describe_levels(wins.level)} of {describe_levels(table.level)}")
+        if len(wins):
+            top = wins.loc[wins.fraction_pruned.idxmax()]
+            level = int(top.level)
+            lines.append(f"  sparsest, level {level} ({top.fraction_pruned:.1%} pruned): WT - RT "
+                         + str(estimate(by_seed(rows, "winning", level), by_seed(rows, "random", level), margin,
+                                        higher_is_better)))
+    near = {level: estimate(by_seed(rows, "winning", level), dense, margin, higher_is_better) for level in levels}
     near = {level: e for level, e in near.items() if e.seeds >= 2 and e.low > -margin}
     if near:
         level = max(near)
-        pruned = table.set_index("level").fraction_pruned[level]
+        pruned = rows[rows.level == level].fraction_pruned.mean()
         lines.append(f"the sparsest WT no worse than the dense net by more than the margin (its interval's lower end "
                      f"above -margin): level {level} ({pruned:.1%} pruned), WT - dense {near[level].interval()}")
     else:

@@ -95,3 +95,10 @@ clip = px.imshow(frames, animation_frame=0, binary_string=True, labels={"animati
                        f"({results[results.level == last].fraction_pruned.mean():.1%} pruned)")
 clip.update_layout(width=420, height=560, margin=dict(l=10, r=10, t=60, b=10))
 show(clip)
+
+# %% [markdown]
+# ## What this run found
+# Each effect with its interval over seeds, by the verdicts' rule (under papermill, on the terminal too).
+
+# %%
+experiment.say_findings(atari.FAMILY, results, log)

@@ -82,3 +82,10 @@ table.insert(0, "fraction_pruned", stats.groupby("level").fraction_pruned.mean()
 if {"winning mean", "random mean"} <= set(table.columns):
     table["WT - RT"] = table["winning mean"] - table["random mean"]
 table.round(3)
+
+# %% [markdown]
+# ## What this run found
+# Each effect with its interval over seeds, by the verdicts' rule (under papermill, on the terminal too).
+
+# %%
+experiment.say_findings(classic_control.FAMILY, results, log)

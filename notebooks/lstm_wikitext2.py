@@ -98,3 +98,10 @@ show(variants_curve(all_variants, "test_log_ppl", title="WikiText-2 · variants"
 # %%
 stats = summarize(results, "test_ppl")
 stats.pivot_table(index="level", columns="ticket", values="mean").round(1)
+
+# %% [markdown]
+# ## What this run found
+# Each effect with its interval over seeds, by the verdicts' rule (under papermill, on the terminal too).
+
+# %%
+experiment.say_findings(lstm_lm.FAMILY, results, log)

@@ -115,3 +115,13 @@ pd.DataFrame({
     "dense": [e["translation"] for e in dense["examples"]],
     f"winning ticket, {sparse['fraction_pruned']:.0%} pruned": [e["translation"] for e in sparse["examples"]],
 }).style.set_properties(**{"text-align": "left", "white-space": "normal"})
+
+# %% [markdown]
+# ## What this run found
+# Each effect with its interval over seeds, by the verdicts' rule, per pruning scope (under papermill, on the
+# terminal too).
+
+# %%
+for scope, df in results.items():
+    experiment.say(f"{SCOPE_NAMES[scope]}:", log)
+    experiment.say_findings(transformer_mt.FAMILY, df, log)

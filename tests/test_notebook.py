@@ -200,3 +200,7 @@ def test_the_terminal_shows_the_config_and_a_text_progress_line(tmp_path):
     assert "differences from the paper preset (ours, paper):" in out.stderr
     assert "classic_control CartPole-v0 iterative-late: 1/3 tickets, training seed 0 level 1" in out.stderr
     assert "3/3 tickets, done" in out.stderr
+    # it ends with what the run found (one seed: indicative; the smoke net is judged against a random policy)
+    found = out.stderr[out.stderr.index("what this run found:"):]
+    assert "CartPole-v0, iterative-late, 1 seed (indicative: a verdict needs 3 seeds): dense net reward" in found
+    assert "IPKernelApp" not in out.stderr  # the loopback kernel's TCP notice is dropped (scripts/setup.sh)

@@ -95,6 +95,10 @@ def test_the_findings_give_each_effect_with_its_interval():
     assert lines[1].endswith("at levels 1 of 1")
     assert "sparsest, level 1 (20.0% pruned): WT - RT +64.3 (90% CI [" in lines[2] and lines[2].endswith(": shown")
     assert "level 1 (20.0% pruned), WT - dense -1.67 (90% CI [" in lines[3]
+    winning_only = findings(pd.DataFrame([r for r in rows if r["ticket"] != "random"]), "reward")
+    assert winning_only[0] == "CartPole-v0, iterative-late, 3 seeds: dense net reward 191.3"
+    assert winning_only[1].startswith("no random tickets in this run")
+    assert "level 1 (20.0% pruned), WT - dense -1.67 (90% CI [" in winning_only[2]
 
 
 def test_a_committed_summary_with_more_seeds_is_compared_on_the_seeds_both_have(fresh_and_committed):
