@@ -107,7 +107,7 @@ def pinned_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
-def _train_ticket(family, config, model, mask, seed, level, ticket, out: Path, rewind_hook=None, threads=None):
+def train_ticket(family, config, model, mask, seed, level, ticket, out: Path, rewind_hook=None, threads=None):
     """Train one ticket on `threads` torch threads and write its record; families with long tickets
     (`resumes_inside_ticket`) also save their training state as they go, so that a killed ticket resumes
     (see lthlib.resume). A ticket resumed on another machine, kernels or thread count says so, on the
@@ -180,7 +180,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
 
         if not (dense_dir / "dense.resume.pt").exists():  # a dense net resumed past its rewind point wrote it before
             rewind_path.unlink(missing_ok=True)
-        _train_ticket(family, config, model, mask, seed, 0, "dense", dense_dir,
+        train_ticket(family, config, model, mask, seed, 0, "dense", dense_dir,
                       capture_rewind_point if lottery.late_rewinding else None, threads)
         if lottery.late_rewinding and not rewind_path.exists():
             raise RuntimeError("the trainer never reached its rewind point: train longer or rewind earlier")
@@ -195,7 +195,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
             mask = Mask.load(_ensure_mask(root, seed, level, lottery))
             rewind_state = torch.load(rewind_path if lottery.late_rewinding else init_path, weights_only=True)
             model = winning_ticket(family, config, mask, rewind_state)
-            _train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "winning", out,
+            train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "winning", out,
                           threads=threads)
             on_ticket()
         if train_random and not (out / "random.json").exists():
@@ -207,7 +207,7 @@ def run_seed(family: Family, config: Any, lottery: Lottery, seed: int, root: Pat
                 continue
             mask = Mask.load(out / "mask.pt")
             model = random_ticket(family, config, mask, derived_seed(seed, level, "random-init"))
-            _train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "random", out,
+            train_ticket(family, ticket_config(family, config, root, seed), model, mask, seed, level, "random", out,
                           threads=threads)
             on_ticket()
 
