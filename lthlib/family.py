@@ -31,6 +31,7 @@ class Family:
     rewind_share: float  # the paper's late-rewinding point, as a share of the training budget
     margin: float  # the practical margin of a verdict: this share of |dense - baseline| (`families.margin_for`)
     margin_of: str  # what the margin is a share of, in words, e.g. "BLEU"
+    samples_unit: str = "samples"  # what a ticket's `stats["samples"]` counts, in words, e.g. "env steps"
     output_layers: tuple[str, ...] = ()  # parameters whose complete pruning leaves a constant output
     paper_tasks: tuple[str, ...] = ()  # the paper's tasks of the family (a sweep's default)
     notebook: str = ""  # its parameterized notebook, from the repository root

@@ -343,6 +343,7 @@ class Atari(Family):
     name, metric, higher_is_better = "atari", "reward", True
     rewind_share = REWIND_SHARE
     margin, margin_of = 0.05, "score"
+    samples_unit = "env steps"
     output_layers = ("policy.weight", "value.weight")
     paper_tasks = PAPER_GAMES
     notebook, task_parameter = "notebooks/atari.ipynb", "game"

@@ -333,6 +333,7 @@ class ClassicControl(Family):
     name, metric, higher_is_better = "classic_control", "reward", True
     rewind_share = REWIND_SHARE
     margin, margin_of = 0.05, "reward gain over a random policy"
+    samples_unit = "env steps"
     output_layers = ("policy.weight", "value.weight")
     paper_tasks = PAPER_ENVS
     notebook, task_parameter = "notebooks/classic_control.ipynb", "env"

@@ -362,6 +362,7 @@ class LSTMLanguageModelling(Family):
     name, metric, higher_is_better = "lstm_lm", "test_log_ppl", False
     rewind_share = REWIND_SHARE
     margin, margin_of = 0.01, "test log perplexity"
+    samples_unit = "tokens"
     output_layers = ("decoder.weight", "decoder.head.weight")
     paper_tasks = ("WikiText-2",)
     notebook = "notebooks/lstm_wikitext2.ipynb"

@@ -1,0 +1,77 @@
+"""The sections every experiment chapter has, rendered once: each returns the section's HTML (its prose and its
+table) from one family's committed results, so that a chapter holds its own narrative and figures and the
+repeated parts read the same everywhere. The chapter keeps the section's heading (the page's table of contents).
+"""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+
+from lthlib import families
+from lthlib.analysis import budget_table, executed_notebooks, surprises, wt_wins_summary
+from lthlib.claims import off_share_runs
+from lthlib.paths import resolve
+from lthlib.store import load_budgets, load_results
+
+
+def _p(text: str) -> str:
+    return f"<p>{html.escape(text)}</p>"
+
+
+def _table(df: pd.DataFrame, empty: str) -> str:
+    return df.to_html(index=False, na_rep="–") if len(df) else _p(empty)
+
+
+def where_winning_tickets_win(df: pd.DataFrame, family: str, floor: str = "", scope=None) -> str:
+    """The rule a level's verdict follows, in words, and the levels where each run's winning ticket beats its random
+    ticket (`analysis.wt_wins_summary`); `floor`: a sentence on the baseline the margin is measured from; `scope`:
+    run name -> its pruning scope, a column of its own."""
+    fam = families.get(family)
+    rule = (f"A winning ticket beats its random ticket at a level by the book's one rule (see the scorecard): the "
+            f"mean paired difference over seeds beyond {fam.margin:.0%} of the dense net's {fam.margin_of}, and a "
+            "one-sided paired t-test at p < 0.05 over at least 3 seeds; with fewer seeds the levels listed are only "
+            "indicative. Levels where an output layer is entirely pruned are left out.")
+    table = wt_wins_summary(df, fam.metric, fam.higher_is_better)
+    if scope is not None and len(table):
+        table.insert(1, "scope", table.run.map(scope))
+    return _p(rule) + (_p(floor) if floor else "") + _table(table, "no committed results yet")
+
+
+def results_to_question(df: pd.DataFrame, family: str) -> str:
+    """What the book asks before it calls anything a result (`analysis.surprises`)."""
+    fam = families.get(family)
+    return (_p("What the book asks before it calls anything a result (lthlib.analysis.surprises): a winning ticket "
+               "more than 5% better than its dense net, and runs whose winning tickets score exactly alike.")
+            + _table(surprises(df, fam.metric, fam.higher_is_better), "none in the committed runs"))
+
+
+def what_each_ticket_trained_on(df: pd.DataFrame, family: str, levels: tuple[int, ...]) -> str:
+    """Updates and samples per ticket of `df`'s runs at `levels` (`analysis.budget_table`), and the runs that
+    rewind off the paper's share of their budget."""
+    fam = families.get(family)
+    budgets = load_budgets(resolve(f"data/results/{family}"))
+    budgets = budgets[budgets.run.isin(df.run.unique())]
+    text = _p(f"Updates and samples ({fam.samples_unit}) per ticket, mean over seeds, counted from each ticket's own "
+              "start: a late-rewound winning ticket starts at the rewind point, so it has also seen the dense run's "
+              "first steps up to it. So that \"better\" never hides \"trained longer\".")
+    text += budget_table(budgets, levels=levels).to_html(na_rep="–") if len(budgets) else _p("no committed results yet")
+    off = off_share_runs(df)
+    if len(off):
+        text += _p("These committed runs rewind off the paper's share of their budget (they predate the proportional "
+                   "presets); their verdicts are indicative until they are rerun:") + off.to_html(index=False)
+    return text
+
+
+def executed_notebooks_section(family: str, what: str = "") -> str:
+    """Which runs' executed notebooks follow the chapter, and why a run may have none; `what`: what a notebook
+    shows beyond the run's curves."""
+    shows = f", {what}," if what else ""
+    results = resolve(f"data/results/{family}")
+    return (_p(f"A run's executed notebook{shows} follows this page where the book has one. A notebook re-plots from "
+               "its run's weights, which stay on the machine that trained them, so a run computed where its run "
+               "directory is gone has none until it trains again (lth sweep --publish-to data/results then publishes "
+               "it). The notebooks of earlier, superseded runs follow too; each says so in its title and names the "
+               "run that replaced it.")
+            + executed_notebooks(load_results(results), results).to_html(index=False))

@@ -1,0 +1,24 @@
+"""The sections every chapter repeats, rendered once from the committed results, with each family's own facts."""
+
+import pytest
+
+from lthlib import families, load_results, sections
+from lthlib.analysis import main_runs, wt_wins_summary
+from lthlib.paths import resolve
+
+
+@pytest.mark.parametrize("family", families.names())
+def test_each_section_states_its_rule_and_tables_the_committed_runs(family):
+    df = main_runs(load_results(resolve(f"data/results/{family}")))
+    fam = families.get(family)
+    where = sections.where_winning_tickets_win(df, family)
+    assert f"beyond {fam.margin:.0%} of the dense net&#x27;s {fam.margin_of}" in where
+    summary = wt_wins_summary(df, fam.metric, fam.higher_is_better)
+    assert where.count("<tr") == len(summary) + 1  # a header row and one per run
+    assert "exactly alike" in sections.results_to_question(df, family)
+    trained = sections.what_each_ticket_trained_on(df, family, levels=(1, 5))
+    assert f"Updates and samples ({fam.samples_unit}) per ticket" in trained and "<table" in trained
+    notebooks = sections.executed_notebooks_section(family, what="its frames")
+    assert "executed notebook, its frames, follows" in notebooks
+    assert all(run in notebooks for run in {p.stem for p in resolve(f"data/results/{family}").rglob("*.ipynb")}
+               if run in set(df.run))
