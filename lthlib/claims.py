@@ -143,6 +143,17 @@ def described(effect: Estimate | None, at: str = "") -> str:
             f"{effect.detectable:.3g} with 80% power; seeds for 80% power: {more}]")
 
 
+def equivalence_needs(effect: Estimate) -> str:
+    """For an equivalence part: the seeds that would give its TOST 80% power at the observed difference and spread."""
+    if effect.seeds < 2:
+        return ""
+    needed = effect.seeds_for_equivalence
+    return (f"; seeds for 80% power to show equivalence at the observed difference: {needed}" if needed
+            else "; the observed difference lies past the margin: were it the true one, no number of seeds would show "
+                 "equivalence"
+            if not abs(effect.gain) < effect.margin else "; over 1,000 seeds to show equivalence")
+
+
 # how far an outcome is from the claim, for the level that decides a claim at every level
 _AGAINST = {verdicts.CONTRADICTED: 0, WITHIN: 1, INCONCLUSIVE: 2, verdicts.INDICATIVE: 2, DIRECTION: 3, verdicts.SHOWN: 4}
 
@@ -233,8 +244,9 @@ def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterat
 def within_margin(a: pd.Series, b: pd.Series, margin: float) -> tuple[bool, Estimate]:
     """Whether A and B are equivalent within ±margin: by an equivalence test (TOST at 5%: the 90% interval of
     the paired mean difference inside ±margin) over 3 seeds or more, by the mean's size on fewer (indicative)."""
-    effect = estimate(a, b, margin)
-    return (effect.outcome == WITHIN if effect.seeds >= MIN_SEEDS else abs(effect.gain) <= margin), effect
+    effect = estimate(a, b, margin)  # inside ± margin whatever its sign ("contradicted" is a claim that A beats B)
+    inside = -margin < effect.low and effect.high < margin
+    return (inside if effect.seeds >= MIN_SEEDS else abs(effect.gain) <= margin), effect
 
 
 def level_margin(rows: pd.DataFrame) -> float:

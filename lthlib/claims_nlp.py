@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, judged_levels, lineage_trained, wt_rt_estimates
-from lthlib.claims import (NOT_TESTABLE, STAND_IN, Part, Results, different_dense_nets,
+from lthlib.claims import (NOT_TESTABLE, STAND_IN, Part, Results, different_dense_nets, equivalence_needs,
                            level_estimates, level_margin, levels_won, missing, paired_levels, paired_seeds,
                            paired_wt_means, part, some_levels_won, strongest, variant_helps, weakest,
                            with_both_tickets, within_margin, wt_beats_rt)
@@ -115,7 +115,7 @@ def lstm_converge(r: Results) -> list[Part]:
     per_level = level_estimates(("winning", late), ("winning", reset), past, margin, higher_is_better=False)
     return [part("WikiText-2", [late, reset], all(holds for holds, _ in tests), unresolved=not differ,
                  text=f"late and reset WTs equivalent within {margin:.3f} nats (TOST) at {sum(holds for holds, _ in tests)} "
-                      f"of the {len(past)} levels past 91% pruned; the widest interval {widest.interval()}",
+                      f"of the {len(past)} levels past 91% pruned; the widest interval {widest.interval()}{equivalence_needs(widest)}",
                  seeds=min(e.seeds for _, e in tests), levels=per_level)]
 
 

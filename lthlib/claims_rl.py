@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from lthlib.analysis import by_seed, describe_levels, judged_levels
-from lthlib.claims import (ATARI_LEARNED, Part, Results, level_estimates, level_margin, levels_won, missing, part,
+from lthlib.claims import (ATARI_LEARNED, Part, Results, equivalence_needs, level_estimates, level_margin, levels_won, missing, part,
                            some_levels_won, strongest, variant_helps, within_margin, wt_beats_rt)
 from lthlib.verdicts import compare, estimate
 
@@ -93,7 +93,7 @@ def krull_even(game, rows, levels) -> Part:
     per_level = level_estimates(("winning", rows), ("random", rows), levels, 0.1 * abs(dense))
     return part(game, [rows], holds, unresolved=not differ and min(wt, rt) >= 0.8 * dense, text=f"WT and RT equivalent "
                 f"within 10% of the dense {dense:.1f} (TOST) at {len(close)} of {len(levels)} levels (levels "
-                f"{describe_levels(close)}); the widest WT - RT interval {widest.interval()}; at level {last}: WT "
+                f"{describe_levels(close)}); the widest WT - RT interval {widest.interval()}{equivalence_needs(widest)}; at level {last}: WT "
                 f"{wt:.1f}, RT {rt:.1f}", levels=per_level)
 
 

@@ -105,6 +105,7 @@ class Estimate:
     seeds_at_observed: int | None
     seeds_at_margin: int | None
     tried: int = 1  # the comparisons it was chosen among (the best of m levels): its interval is Bonferroni-widened
+    seeds_for_equivalence: int | None = None  # the seeds giving TOST POWER at the observed difference and spread
 
     @property
     def confidence(self) -> float:
@@ -137,8 +138,11 @@ def power(effect: float, seeds: int, alpha: float = ALPHA) -> float:
     standard deviations."""
     if seeds < 2:
         return float("nan")
-    df = seeds - 1
-    return float(1 - stats.nct.cdf(stats.t.ppf(1 - alpha, df), df, effect * np.sqrt(seeds)))
+    df, critical, shift = seeds - 1, stats.t.ppf(1 - alpha, seeds - 1), effect * np.sqrt(seeds)
+    missed = stats.nct.cdf(critical, df, shift)
+    if np.isnan(missed):  # scipy's noncentral t gives NaN far in its tails, where the answer is plain
+        missed = 0.0 if shift > critical else 1.0
+    return float(1 - missed)
 
 
 def detectable_effect(seeds: int, alpha: float = ALPHA) -> float:
@@ -148,6 +152,31 @@ def detectable_effect(seeds: int, alpha: float = ALPHA) -> float:
     from scipy.optimize import brentq
 
     return float(brentq(lambda d: power(d, seeds, alpha) - POWER, 1e-6, 100.0))
+
+
+def equivalence_power(difference: float, margin: float, seeds: int, alpha: float = ALPHA) -> float:
+    """The power of an equivalence test (TOST at `alpha`: both one-sided tests reject, i.e. the 90% interval lies
+    inside ± the margin) over `seeds` pairs, for a true mean difference `difference` and a margin `margin`, both
+    in standard deviations of the paired differences: 1 - P(the test against -margin misses) - P(the test
+    against +margin misses), the usual noncentral-t bound (tight once the power is useful)."""
+    if seeds < 2:
+        return float("nan")
+    if not abs(difference) < margin:
+        return 0.0
+    df, root = seeds - 1, np.sqrt(seeds)
+    critical = stats.t.ppf(1 - alpha, df)
+    missed = [stats.nct.cdf(critical, df, shift) for shift in ((margin + difference) * root, (margin - difference) * root)]
+    missed = [(0.0 if shift > critical else 1.0) if np.isnan(m) else m  # NaN far in the tails, as in `power`
+              for m, shift in zip(missed, ((margin + difference) * root, (margin - difference) * root))]
+    return float(max(0.0, 1.0 - sum(missed)))
+
+
+def seeds_for_equivalence(difference: float, margin: float, most: int = 1000, alpha: float = ALPHA) -> int | None:
+    """The fewest seeds with POWER for TOST to show a true `difference` within ± `margin` (both standardized);
+    None where the difference is not inside the margin, or more than `most` seeds would be needed."""
+    if not abs(difference) < margin:
+        return None
+    return next((n for n in range(2, most + 1) if equivalence_power(difference, margin, n, alpha) >= POWER), None)
 
 
 def seeds_needed(effect: float, most: int = 1000, alpha: float = ALPHA) -> int | None:
@@ -174,6 +203,8 @@ def estimate(a: pd.Series, b: pd.Series, margin: float, higher_is_better: bool =
     sd = float(d.std(ddof=1))
     half = float(stats.t.ppf(1 - alpha, n - 1)) * sd / np.sqrt(n)
     standardized = (lambda x: x / sd) if sd > 0 else (lambda x: float("inf") if x > 0 else 0.0)
+    equivalent = (seeds_for_equivalence(gain / sd, margin / sd, alpha=alpha) if sd > 0
+                  else 2 if abs(gain) < margin else None)
     return Estimate(n, gain, gain - half, gain + half, margin, detectable_effect(n, alpha) * sd,
                     seeds_needed(standardized(gain), alpha=alpha), seeds_needed(standardized(margin), alpha=alpha),
-                    tried)
+                    tried, equivalent)
