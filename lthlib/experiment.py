@@ -76,6 +76,15 @@ def say(text: str, log: TextIO | None = None) -> None:
         print(text, file=log, flush=True)
 
 
+def shown_results(root: Path, seeds, levels: int):
+    """The results of the run at `root` that a notebook shows: its seeds, up to its levels (a run directory may
+    hold more of either, trained by other calls)."""
+    from lthlib.store import load_results
+
+    results = load_results(root)
+    return results[results.seed.isin(seeds) & (results.level <= levels)]
+
+
 def say_findings(family: Family, results, log: TextIO | None = None) -> None:
     """What a run found, in a few lines (`reproduction.findings`): in the notebook, and on the terminal under
     papermill, where a run then ends with its findings."""

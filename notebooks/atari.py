@@ -43,7 +43,7 @@ publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small
 import plotly.express as px
 import torch
 
-from lthlib import experiment, load_results
+from lthlib import experiment
 from lthlib.analysis import learned
 from lthlib.families import atari
 from lthlib.lottery import level_dir
@@ -65,8 +65,7 @@ root = experiment.run(atari.FAMILY, config, lottery, seeds, runs_dir, workers, p
 # ## Pruning curve, against a random policy
 
 # %%
-results = load_results(root)
-results = results[results.seed.isin(seeds) & (results.level <= levels)]
+results = experiment.shown_results(root, seeds, levels)
 baseline = atari.random_policy(config)
 if publish_to:
     atari.publish_random_policy(baseline, resolve(publish_to))

@@ -45,7 +45,7 @@ overrides: dict = {}  # fields of the preset's A2CConfig to change, e.g. {"epoch
 publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small summary there, for the book
 
 # %%
-from lthlib import experiment, load_results
+from lthlib import experiment
 from lthlib.families import classic_control
 from lthlib.plots import pruning_curve, show, summarize
 
@@ -66,8 +66,7 @@ root = experiment.run(classic_control.FAMILY, config, lottery, seeds, runs_dir, 
 # ## Pruning curve
 
 # %%
-results = load_results(root)
-results = results[results.seed.isin(seeds) & (results.level <= levels)]
+results = experiment.shown_results(root, seeds, levels)
 show(pruning_curve(results, "reward", title=f"{env} · {variant} · {len(seeds)} seeds",
                    y_title="reward (mean of last 100 episodes)"))
 

@@ -76,8 +76,7 @@ print(f"test perplexity: dense net {dense.mean():.1f} (seeds: {len(dense)}), uni
 # ## Pruning curves
 
 # %%
-results = load_results(root)
-results = results[results.seed.isin(seeds) & (results.level <= levels)]
+results = experiment.shown_results(root, seeds, levels)
 show(pruning_curve(results, "test_log_ppl", title=f"WikiText-2 · {variant}",
                    y_title="test log perplexity (lower is better)"))
 
@@ -87,8 +86,7 @@ show(pruning_curve(results, "test_log_ppl", title=f"WikiText-2 · {variant}",
 # `-p variant iterative-reset` and `-p variant oneshot-reset` to complete the paper's figure).
 
 # %%
-all_variants = pd.concat([load_results(r) for r in variant_runs(root)])
-all_variants = all_variants[all_variants.seed.isin(seeds) & (all_variants.level <= levels)]
+all_variants = pd.concat([experiment.shown_results(r, seeds, levels) for r in variant_runs(root)])
 show(variants_curve(all_variants, "test_log_ppl", title="WikiText-2 · variants",
                     y_title="test log perplexity (lower is better)"))
 

@@ -46,7 +46,7 @@ publish_to: str = ""  # if set (e.g. "data/results"), also write each run's smal
 # %%
 import pandas as pd
 
-from lthlib import experiment, load_results
+from lthlib import experiment
 from lthlib.families import transformer_mt, translation_data
 from lthlib.lottery import level_dir
 from lthlib.plots import level_table, pruning_curve, show
@@ -78,8 +78,7 @@ roots = {scope: experiment.run(transformer_mt.FAMILY, cfg, lottery, run_seeds, r
 # %%
 results = {}
 for scope, root in roots.items():
-    df = load_results(root)
-    results[scope] = df[df.seed.isin(seeds) & (df.level <= levels)]
+    results[scope] = experiment.shown_results(root, seeds, levels)
     show(pruning_curve(results[scope], "bleu", title=f"{config.dataset} · {config.arch} · {SCOPE_NAMES[scope]} · {variant}",
                        y_title="test BLEU (sacrebleu)"))
 dense_record = read_json(level_dir(roots[prune_embeddings], seeds[0], 0) / "dense.json")
