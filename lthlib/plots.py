@@ -24,14 +24,22 @@ def summarize(df: pd.DataFrame, metric: str) -> pd.DataFrame:
     )
 
 
-def level_table(df: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Mean `metric` per level (rows: level, % pruned) and ticket (columns).
+def level_table(df: pd.DataFrame, metric: str, spread: bool = False) -> pd.DataFrame:
+    """Mean `metric` per level (rows: level, % pruned) and ticket (columns); with `spread`, each ticket's mean and
+    std over seeds, and WT - RT where the run has both.
 
     The fraction is rounded to 0.1%: runs that prune slightly different pools (other games' action
     heads, another pruning scope) then share their rows when their tables are put side by side.
     """
     stats = summarize(df, metric).assign(pruned=lambda t: (100 * t.fraction_pruned).round(1))
-    return stats.pivot_table(index=["level", "pruned"], columns="ticket", values="mean")
+    if not spread:
+        return stats.pivot_table(index=["level", "pruned"], columns="ticket", values="mean")
+    table = stats.pivot_table(index=["level", "pruned"], columns="ticket", values=["mean", "std"])
+    table.columns = [f"{ticket} {value}" for value, ticket in table.columns]
+    table = table[sorted(table.columns, key=lambda c: (c.split()[0], c.split()[1] != "mean"))]
+    if {"winning mean", "random mean"} <= set(table.columns):
+        table["WT - RT"] = table["winning mean"] - table["random mean"]
+    return table
 
 
 def pruning_curve(df: pd.DataFrame, metric: str, title: str = "", y_title: str | None = None) -> go.Figure:

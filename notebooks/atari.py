@@ -48,7 +48,7 @@ from lthlib.analysis import learned
 from lthlib.families import atari
 from lthlib.lottery import level_dir
 from lthlib.paths import resolve
-from lthlib.plots import pruning_curve, random_policy_line, show, summarize
+from lthlib.plots import level_table, pruning_curve, random_policy_line, show
 
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "atari")  # the terminal under papermill, else None
@@ -78,7 +78,7 @@ print(f"dense net {scores['dense']:.1f}, mean over levels WT {scores['winning']:
       f"random policy {baseline['reward']:.1f} ± {baseline['reward_std']:.1f} over {baseline['games']} games "
       f"(to beat: {baseline['score_to_beat']:.1f}): "
       + ("learned" if has_learned else "NOT clearly above a random policy: WT and RT compare noise with noise"))
-summarize(results, "reward").pivot_table(index="level", columns="ticket", values="mean").round(1)
+level_table(results, "reward").round(1)
 
 # %% [markdown]
 # ## The sparsest winning ticket, playing

@@ -47,7 +47,7 @@ publish_to: str = ""  # if set (e.g. "data/results"), also write the run's small
 # %%
 from lthlib import experiment
 from lthlib.families import classic_control
-from lthlib.plots import pruning_curve, show, summarize
+from lthlib.plots import level_table, pruning_curve, show
 
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
 log = experiment.check_parameters(globals(), "classic_control")  # the terminal under papermill, else None
@@ -74,13 +74,7 @@ show(pruning_curve(results, "reward", title=f"{env} · {variant} · {len(seeds)}
 # ## Winning vs random ticket, level by level
 
 # %%
-stats = summarize(results, "reward")
-table = stats.pivot(index="level", columns="ticket", values="mean").add_suffix(" mean")
-table = table.join(stats.pivot(index="level", columns="ticket", values="std").add_suffix(" std"))
-table.insert(0, "fraction_pruned", stats.groupby("level").fraction_pruned.mean())
-if {"winning mean", "random mean"} <= set(table.columns):
-    table["WT - RT"] = table["winning mean"] - table["random mean"]
-table.round(3)
+level_table(results, "reward", spread=True).round(3)
 
 # %% [markdown]
 # ## What this run found

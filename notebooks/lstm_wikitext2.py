@@ -44,7 +44,7 @@ import pandas as pd
 from lthlib import experiment, load_results
 from lthlib.families import lstm_lm
 from lthlib.paths import resolve
-from lthlib.plots import pruning_curve, show, summarize, variants_curve
+from lthlib.plots import level_table, pruning_curve, show, variants_curve
 from lthlib.store import variant_runs
 
 # Every parameter is checked here, before any training starts: unknown names and wrong types first.
@@ -94,8 +94,7 @@ show(variants_curve(all_variants, "test_log_ppl", title="WikiText-2 · variants"
 # ## Winning vs random ticket, level by level (test perplexity)
 
 # %%
-stats = summarize(results, "test_ppl")
-stats.pivot_table(index="level", columns="ticket", values="mean").round(1)
+level_table(results, "test_ppl").round(1)
 
 # %% [markdown]
 # ## What this run found

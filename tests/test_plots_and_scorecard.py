@@ -448,3 +448,22 @@ def test_the_forest_plot_draws_each_levels_estimate_with_its_interval():
     (points,) = fig.data
     assert list(points.y) == estimates.gain.tolist()
     assert list(points.error_y.arrayminus) == pytest.approx((estimates.gain - estimates.low).tolist())
+
+
+def test_the_level_table_with_its_spread_gives_each_tickets_mean_std_and_the_gap():
+    import pandas as pd
+
+    from lthlib.plots import level_table
+
+    rows = [{"family": "classic_control", "task": "CartPole-v0", "variant": "iterative-late", "run": "r", "exclude": "",
+             "ticket": t, "seed": s, "level": k, "fraction_pruned": 0.2 * k, "metric": "reward", "value": v,
+             "output_pruned": False}
+            for s, (d, w, r) in enumerate([(190.0, 180.0, 100.0), (194.0, 184.0, 110.0)])
+            for t, k, v in (("dense", 0, d), ("winning", 1, w), ("random", 1, r))]
+    table = level_table(pd.DataFrame(rows), "reward", spread=True)
+    assert list(table.columns) == ["dense mean", "dense std", "random mean", "random std", "winning mean", "winning std",
+                                   "WT - RT"]
+    at = table.loc[(1, 20.0)]
+    assert (at["winning mean"], at["random mean"], at["WT - RT"]) == (182.0, 105.0, 77.0)
+    assert at["random std"] == pytest.approx(7.0711, abs=1e-3)
+    assert list(level_table(pd.DataFrame(rows), "reward").columns) == ["dense", "random", "winning"]  # means alone
