@@ -80,6 +80,9 @@ def book_title(parameters: dict[str, Any]) -> str:
     return " · ".join(words)
 
 
+EMPTY_CELL = re.compile(r"(<td[^>]*>)\s*NaN\s*(</td>)")
+
+
 def without_machine_paths(text: str) -> str:
     """`text` with every absolute path to a data or notebooks directory shown from that directory on."""
     return MACHINE_PATH.sub(r"\1", text)
@@ -104,7 +107,8 @@ def prepare_for_book(notebook_path: str | Path) -> None:
     Its title says what ran (`book_title`: the book lists many runs of one notebook); absolute paths of the
     machine that ran it are shown from their data/ directory on, in cells and outputs alike; ipywidgets
     outputs (tqdm bars) are dropped: widget views need JavaScript from a CDN, and their text fallback shows
-    the bar as it started, not as it ended. Preparing it again changes nothing more.
+    the bar as it started, not as it ended; a table's empty (NaN) cells read "–". Preparing it again changes
+    nothing more.
     """
     import nbformat
 
@@ -126,5 +130,7 @@ def prepare_for_book(notebook_path: str | Path) -> None:
                 for kind in ("text/plain", "text/markdown"):  # not html: a URL is no machine path
                     if kind in output.get("data", {}):
                         output["data"][kind] = without_machine_paths(output["data"][kind])
+                if "text/html" in output.get("data", {}):  # a table's empty cell (no RT at level 0) reads "–"
+                    output["data"]["text/html"] = EMPTY_CELL.sub(r"\1–\2", output["data"]["text/html"])
     notebook.metadata.pop("widgets", None)
     atomic_write(notebook_path, lambda f: f.write(nbformat.writes(notebook).encode()))

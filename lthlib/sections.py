@@ -60,7 +60,7 @@ def what_each_ticket_trained_on(df: pd.DataFrame, family: str, levels: tuple[int
     off = off_share_runs(df)
     if len(off):
         text += _p("These committed runs rewind off the paper's share of their budget (they predate the proportional "
-                   "presets); their verdicts are indicative until they are rerun:") + off.to_html(index=False)
+                   "presets); their verdicts are indicative until they are rerun:") + off.to_html(index=False, na_rep="–")
     return text
 
 
@@ -74,4 +74,4 @@ def executed_notebooks_section(family: str, what: str = "") -> str:
                "directory is gone has none until it trains again (lth sweep --publish-to data/results then publishes "
                "it). The notebooks of earlier, superseded runs follow too; each says so in its title and names the "
                "run that replaced it.")
-            + executed_notebooks(load_results(results), results).to_html(index=False))
+            + executed_notebooks(load_results(results), results).to_html(index=False, na_rep="–"))

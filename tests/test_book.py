@@ -63,6 +63,15 @@ def test_no_page_shows_a_machine_path(book):
         assert not any(path in text for path in machine_paths), page
 
 
+def test_no_page_shows_nan(book):
+    """Every table cell without a value reads "–" (chapters: `to_html(na_rep=...)`; executed notebooks:
+    `publishing.prepare_for_book`); scripts (plotly's data) and styles are not what a reader sees."""
+    for page in book.rglob("*.html"):
+        text = re.sub(r"<(script|style)\b.*?</\1>", "", page.read_text(), flags=re.S)
+        shown = re.sub(r"<[^>]+>", " ", text)
+        assert not re.search(r"\bnan\b", shown, flags=re.I), (page, re.search(r".{60}\bnan\b.{20}", shown, re.I | re.S))
+
+
 def test_the_intro_opens_with_what_we_found(book):
     html = (book / "book" / "intro.html").read_text()
     assert html.index('id="what-we-found"') < html.index('id="the-question"')

@@ -93,6 +93,21 @@ def test_sweep_help_shows_defaults_and_choices(capsys):
     assert "{smoke,cpu,paper}" in out and "(default: cpu)" in out and "none: the family notebook's default" in out
 
 
+def test_an_executed_notebooks_empty_table_cells_read_a_dash_for_the_book(tmp_path):
+    from lthlib.publishing import prepare_for_book
+
+    table = "<table><tr><td>1</td><td>NaN</td><td> NaN </td><td>NaNa</td></tr></table>"
+    cell = nbformat.v4.new_code_cell("table", outputs=[nbformat.v4.new_output(
+        "execute_result", data={"text/html": table, "text/plain": "1 NaN"}, execution_count=1)])
+    path = tmp_path / "run.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    prepare_for_book(path)
+    data = nbformat.read(path, 4).cells[0].outputs[0].data
+    assert data["text/html"] == "<table><tr><td>1</td><td>–</td><td>–</td><td>NaNa</td></tr></table>"
+    prepare_for_book(path)  # again: nothing more changes
+    assert nbformat.read(path, 4).cells[0].outputs[0].data["text/html"] == data["text/html"]
+
+
 def test_book_titles_name_the_experiment_not_the_machines_paths(tmp_path):
     run = nbformat.v4.new_code_cell('runs_dir = "/home/me/lottery-tickets/data/runs"\n', outputs=[nbformat.v4.new_output(
         "stream", name="stdout", text="data: /srv/shared/data/wikitext-2\nsummary: /home/me/lottery-tickets/data/results/x.json\n")])
