@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from lthlib.spans import at_levels
 from lthlib.analysis import by_seed, describe_levels, is_control, judged_levels, keeps_paper_share, learned, main_runs
 from lthlib import families, verdicts
 from lthlib.families import margin_for
@@ -236,7 +237,7 @@ def wt_beats_rt(results: Results, family: str, task: str, variant: str = "iterat
     effect = estimate(by_seed(kept, "winning"), by_seed(kept, "random"), level_margin(rows), families.get(family).higher_is_better)
     per_level = level_estimates(("winning", rows), ("random", rows), levels, level_margin(rows), families.get(family).higher_is_better)
     return part(task, [rows], len(wins) >= share * len(levels),
-                f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}", stand_in,
+                f"WT beats RT {at_levels(wins, levels)}", stand_in,
                 paired_seeds(rows, ("winning", rows), ("random", rows), levels), effect,
                 at="each seed's mean WT - RT over those levels", levels=per_level)
 

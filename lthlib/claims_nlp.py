@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from lthlib.spans import at_levels
 from lthlib.analysis import by_seed, describe_levels, judged_levels, lineage_trained, wt_rt_estimates
 from lthlib.claims import (NOT_TESTABLE, STAND_IN, Part, Results, different_dense_nets, equivalence_needs,
                            level_estimates, level_margin, levels_won, missing, paired_levels, paired_seeds,
@@ -45,9 +46,9 @@ def lstm_wt_beats_rt(r: Results) -> list[Part]:
     unresolved = all(outcome in (INCONCLUSIVE, DIRECTION) for outcome in failing)
     per_level = level_estimates(("winning", rows), ("random", rows), levels, level_margin(rows), higher_is_better=False)
     level, effect = weakest(per_level)
-    return [part("WT vs RT", [rows], wins == levels, f"WT beats RT at levels {describe_levels(wins)} of "
-                 f"{describe_levels(levels)}" + (f"; at the others, each interval includes the margin "
-                                                 f"({', '.join(dict.fromkeys(failing))})" if failing and unresolved else ""),
+    others = f"; at the others, each interval includes the margin ({', '.join(dict.fromkeys(failing))})"
+    return [part("WT vs RT", [rows], wins == levels, f"WT beats RT {at_levels(wins, levels)}"
+                 + (others if failing and unresolved else ""),
                  seeds=seeds, unresolved=unresolved, effect=effect,
                  at=f"RT - WT at level {level}, the weakest (the claim needs every level)", levels=per_level), near_part]
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
+from lthlib.spans import at_levels
 from lthlib.analysis import by_seed, describe_levels, judged_levels
 from lthlib.claims import (ATARI_LEARNED, Part, Results, equivalence_needs, level_estimates, level_margin, levels_won, missing, part,
                            some_levels_won, strongest, variant_helps, within_margin, wt_beats_rt)
@@ -52,11 +53,11 @@ def wt_helps(game, rows, levels) -> Part:
     per_level = level_estimates(("winning", rows), ("random", rows), levels, level_margin(rows))
     if slightly:
         result = compare(by_seed(kept, "winning"), by_seed(kept, "random"), 0.0)
-        return part(game, [rows], result.better, f"mean over levels WT vs RT {result}; WT beats RT at levels "
-                     f"{describe_levels(wins)} of {describe_levels(levels)}", effect=effect,
+        return part(game, [rows], result.better, f"mean over levels WT vs RT {result}; WT beats RT "
+                     f"{at_levels(wins, levels)}", effect=effect,
                     at="each seed's mean WT - RT over the levels, the claim's test", levels=per_level)
     return part(game, [rows], len(wins) >= len(levels) / 2,
-                 f"WT beats RT at levels {describe_levels(wins)} of {describe_levels(levels)}", effect=effect,
+                 f"WT beats RT {at_levels(wins, levels)}", effect=effect,
                 at="each seed's mean WT - RT over the levels, the size of the claim's per-level wins", levels=per_level)
 
 
@@ -72,8 +73,8 @@ def wt_above_dense(game, rows, levels) -> Part:
     wt = rows[(rows.ticket == "winning") & rows.level.isin(levels)].groupby("level").value.mean()
     per_level = level_estimates(("winning", rows), dense_at, levels, level_margin(rows), tried=len(levels))
     best, effect = strongest(per_level)
-    return part(game, [rows], bool(above), f"WT above the dense {by_seed(rows, 'dense').mean():.1f} at levels "
-                 f"{describe_levels(above)} of {describe_levels(levels)}, Holm-corrected (best mean WT "
+    return part(game, [rows], bool(above), f"WT above the dense {by_seed(rows, 'dense').mean():.1f} "
+                 f"{at_levels(above, levels)}, Holm-corrected (best mean WT "
                  f"{wt.max():.1f}, level {wt.idxmax()})", effect=effect,
                 at=f"WT - dense at level {best}, the best of the {len(levels)} tried", levels=per_level)
 

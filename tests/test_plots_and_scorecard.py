@@ -128,7 +128,7 @@ def test_classic_claims_are_judged_on_three_seeds_and_only_indicated_on_one():
     card = scorecard(pd.concat([classic(task=env) for env in envs])).set_index("claim")
     claim = CLAIMS[0][1]
     assert card.loc[claim, "status"] == SHOWN
-    assert "CartPole-v0: WT beats RT at levels 1–3 of 1–3" in card.loc[claim, "our evidence"]
+    assert "CartPole-v0: WT beats RT at every level of 1–3" in card.loc[claim, "our evidence"]
     assert card.loc["WT raises the reward above the dense net on Berzerk and Qbert", "status"] == PENDING  # no runs
     assert describe_levels([1, 2, 3, 5, 7, 8]) == "1–3, 5, 7–8"
     one_seed = scorecard(pd.concat([classic(task=env, seeds=1) for env in envs])).set_index("claim")
@@ -157,7 +157,7 @@ def test_levels_with_an_output_layer_pruned_are_left_out_of_the_verdicts():
     rows = classic(wt=(190, 185, 180, 20), rt=(150, 60, 25, 20), output_pruned_levels=(4,))
     verdicts = wt_vs_rt(rows, "reward")
     assert verdicts.level.tolist() == [1, 2, 3] and verdicts.wt_better.tolist() == [True, True, True]
-    assert "levels 1–3 of 1–3" in scorecard(rows).set_index("claim").loc[CLAIMS[0][1], "our evidence"]
+    assert "at every level of 1–3" in scorecard(rows).set_index("claim").loc[CLAIMS[0][1], "our evidence"]
 
 
 def test_ablations_need_a_consistent_gain_beyond_the_margin():
@@ -232,7 +232,7 @@ def test_a_stand_in_is_never_shown_and_the_papers_models_are_not_testable_here()
     mt = card[card.domain == "Transformer"]
     assert mt.status.tolist() == [NOT_TESTABLE, INDICATIVE, NOT_TESTABLE, INDICATIVE]
     assert (mt.scale.iloc[[1, 3]].str.contains("stand-in: a small Transformer on Multi30k")).all()
-    assert "WT beats RT at levels 1–5 of 1–5" in mt["our evidence"].iloc[1]
+    assert "WT beats RT at every level of 1–5" in mt["our evidence"].iloc[1]
     assert "at 67% pruned WT BLEU 32.8 vs dense 33.0 (99.4%)" in mt["our evidence"].iloc[2]
     assert "embeddings kept whole 29.0, everything pruned 11.0" in mt["our evidence"].iloc[3]
     assert "falls along a straight line with R² 0.9" in mt["our evidence"].iloc[3]
@@ -274,7 +274,7 @@ def test_lstm_claims_on_three_seeds_and_control_runs_stay_apart():
     assert card.loc[claim, "status"] == SHOWN
     control = classic(rt=(190, 185, 180), paper_differences="equal_updates")
     both = scorecard(pd.concat([classic(), control])).set_index("claim")
-    assert "CartPole-v0: WT beats RT at levels 1–3" in both.loc[CLAIMS[0][1], "our evidence"]  # the main run, not the control
+    assert "CartPole-v0: WT beats RT at every level of 1–3" in both.loc[CLAIMS[0][1], "our evidence"]  # the main run, not the control
     # an old iterative-reset run beside a rerun of iterative-late with another optimizer: not paired seed by seed
     reset = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.8, [w + 0.1 for w in wt], [w + 0.3 for w in wt],
                   "iterative-reset", dense_net="per-tensor Adam")
@@ -328,7 +328,7 @@ def test_an_ablation_pairs_with_the_run_that_trains_the_main_runs_dense_net():
 def test_a_level_with_its_winning_ticket_alone_is_not_judged_against_random_tickets():
     part_way = classic().query("not (level == 3 and ticket == 'random')")  # the sweep is in level 3's RT
     evidence = scorecard(part_way).set_index("claim").loc[CLAIMS[0][1], "our evidence"]
-    assert "CartPole-v0: WT beats RT at levels 1–2 of 1–2" in evidence and "indicative" not in evidence
+    assert "CartPole-v0: WT beats RT at every level of 1–2" in evidence and "indicative" not in evidence
 
 
 def test_runs_part_way_through_a_seed_are_compared_on_the_levels_each_seed_has_in_both():
@@ -406,7 +406,7 @@ def test_a_claim_at_some_level_counts_a_level_only_past_holms_correction():
     assert levels_won(one_level, ("winning", one_level), ("dense@", dense), list(range(1, 11))) == [5]  # uncorrected
     card = scorecard(one_level, random_policy={"Qbert": 150.0}).set_index("claim")
     assert card.loc[claim, "status"] == UNRESOLVED  # its widened interval includes the margin: not a "no"
-    assert "Qbert: WT above the dense 500.0 at levels none of 1–10, Holm-corrected (best mean WT 527.0, level 5)" in \
+    assert "Qbert: WT above the dense 500.0 at no level of 1–10, Holm-corrected (best mean WT 527.0, level 5)" in \
         card.loc[claim, "our evidence"]
     two_levels = table("atari", "Qbert", "reward", 500, [480] * 4 + [600, 610] + [480] * 4, [400] * 10)
     evidence = scorecard(two_levels, random_policy={"Qbert": 150.0}).set_index("claim").loc[claim, "our evidence"]
@@ -467,3 +467,12 @@ def test_the_level_table_with_its_spread_gives_each_tickets_mean_std_and_the_gap
     assert (at["winning mean"], at["random mean"], at["WT - RT"]) == (182.0, 105.0, 77.0)
     assert at["random std"] == pytest.approx(7.0711, abs=1e-3)
     assert list(level_table(pd.DataFrame(rows), "reward").columns) == ["dense", "random", "winning"]  # means alone
+
+
+def test_levels_are_named_as_a_person_would():
+    from lthlib.spans import at_levels
+
+    assert at_levels([], range(1, 11)) == "at no level of 1–10"
+    assert at_levels(range(1, 11), range(1, 11)) == "at every level of 1–10"
+    assert at_levels([3], range(1, 11)) == "at level 3 of 1–10"
+    assert at_levels([4, 5, 6, 9], range(1, 18)) == "at levels 4–6, 9 of 1–17"
