@@ -51,3 +51,30 @@ def gpu_table(levels: int = 20, seeds: int = 3) -> str:
                  "evaluation (decoding the test set) is not counted. The node columns assume one ticket per GPU "
                  "and perfect packing.")
     return "\n".join(lines)
+
+
+def fields_table() -> pd.DataFrame:
+    """One row per config field whose value differs between a family's presets: its value at each preset, for
+    each family and task (`rewind_tasks`, else the paper's). Built without the data (`data_needed.planning`):
+    a field's value never depends on it, only the LSTM's rewind point, which it counts from the published size."""
+    from lthlib.configs import hashed_fields
+    from lthlib.data_needed import planning
+
+    rows = []
+    for name in families.MODULES:
+        family = families.get(name)
+        for label, task in family.rewind_tasks or tuple((t, t) for t in family.paper_tasks):
+            with planning():
+                values = {preset: hashed_fields(family.config(task, preset)) for preset in PRESETS}
+            for field in sorted(set().union(*values.values())):
+                at = [values[preset].get(field, "–") for preset in PRESETS]
+                if len({repr(v) for v in at}) > 1:
+                    rows.append({"family": name, "task": label, "field": field,
+                                 **{preset: _shown(v) for preset, v in zip(PRESETS, at)}})
+    return pd.DataFrame(rows, columns=["family", "task", "field", *PRESETS])
+
+
+def _shown(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return " × ".join(map(str, value)) if value and all(isinstance(v, int) for v in value) else str(list(value))
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)

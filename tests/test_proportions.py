@@ -65,3 +65,16 @@ def test_equal_updates_stops_every_ticket_at_the_dense_nets_updates(tmp_path):
             assert stats["samples"] == dense["samples"]  # the same number of env steps per update
     plain = classic_control.config("CartPole-v0", "smoke", hidden=(64, 64))
     assert classic_control.ticket_config(plain, {"stats": {"updates": 3}}) is plain
+
+
+def test_the_presets_field_table_lists_what_differs_with_its_value_at_each_preset(monkeypatch, tmp_path):
+    """Built without the data, as the book may be: the LSTM counts its batches on WikiText-2's published size."""
+    from lthlib.presets import fields_table
+
+    monkeypatch.setenv("LTH_WIKITEXT2_DIR", str(tmp_path / "none"))
+    monkeypatch.setenv("LTH_MULTI30K_DIR", str(tmp_path / "none"))
+    table = fields_table().set_index(["family", "task", "field"])
+    assert tuple(table.loc[("classic_control", "Acrobot-v1", "episodes_per_epoch")]) == ("4", "100", "320")
+    assert tuple(table.loc[("lstm_lm", "WikiText-2", "rewind_batches")]) == ("4", "172", "1,393")  # 1/10 of the batches
+    assert ("classic_control", "CartPole-v0", "lr") not in table.index  # the same at every preset: no row
+    assert all(len({*row}) > 1 for row in table[["smoke", "cpu", "paper"]].itertuples(index=False))
