@@ -29,14 +29,15 @@ def where_winning_tickets_win(df: pd.DataFrame, family: str, floor: str = "", sc
     ticket (`analysis.wt_wins_summary`); `floor`: a sentence on the baseline the margin is measured from; `scope`:
     run name -> its pruning scope, a column of its own."""
     fam = families.get(family)
-    rule = (f"A winning ticket beats its random ticket at a level by the book's one rule (see the scorecard): the "
+    rule = (f"A winning ticket beats its random ticket at a level by the book's one rule (see the SCORECARD): the "
             f"mean paired difference over seeds beyond {fam.margin:.0%} of the dense net's {fam.margin_of}, and a "
             "one-sided paired t-test at p < 0.05 over at least 3 seeds; with fewer seeds the levels listed are only "
             "indicative. Levels where an output layer is entirely pruned are left out.")
     table = wt_wins_summary(df, fam.metric, fam.higher_is_better)
     if scope is not None and len(table):
         table.insert(1, "scope", table.run.map(scope))
-    return _p(rule) + (_p(floor) if floor else "") + _table(table, "no committed results yet")
+    rule = _p(rule).replace("SCORECARD", '<a href="scorecard.html">scorecard</a>')  # the chapters sit beside it
+    return rule + (_p(floor) if floor else "") + _table(table, "no committed results yet")
 
 
 def results_to_question(df: pd.DataFrame, family: str) -> str:
