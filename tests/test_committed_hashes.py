@@ -34,10 +34,10 @@ def _config_class(family: str, task: str) -> type:
 
 def test_there_are_committed_summaries_of_every_family():
     assert len(SUMMARIES) >= 50
-    assert {p.relative_to(RESULTS).parts[0] for p in SUMMARIES} == set(families.names())
+    assert {p.relative_to(RESULTS).parts[0] for p in SUMMARIES} == set(families.MODULES)  # the families shipped
 
 
-@pytest.mark.parametrize("family", families.names())
+@pytest.mark.parametrize("family", sorted(families.MODULES))
 def test_each_committed_summary_hashes_to_its_own_name_under_the_code_of_today(family):
     summaries = [p for p in SUMMARIES if p.relative_to(RESULTS).parts[0] == family]
     classes: dict[str, type] = {}

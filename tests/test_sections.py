@@ -7,7 +7,7 @@ from lthlib.analysis import main_runs, wt_wins_summary
 from lthlib.paths import resolve
 
 
-@pytest.mark.parametrize("family", families.names())
+@pytest.mark.parametrize("family", sorted(families.MODULES))  # the families shipped, with results
 def test_each_section_states_its_rule_and_tables_the_committed_runs(family):
     df = main_runs(load_results(resolve(f"data/results/{family}")))
     fam = families.get(family)
