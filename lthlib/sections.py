@@ -10,7 +10,8 @@ import html
 import pandas as pd
 
 from lthlib import families
-from lthlib.analysis import budget_table, executed_notebooks, surprises, wt_wins_summary
+from lthlib.analysis import (budget_table, executed_notebooks, lineage_trained, surprises, trained_longer,
+                             wt_wins_summary)
 from lthlib.claims import off_share_runs
 from lthlib.paths import resolve
 from lthlib.store import load_budgets, load_results
@@ -76,3 +77,41 @@ def executed_notebooks_section(family: str, what: str = "") -> str:
                "it). The notebooks of earlier, superseded runs follow too; each says so in its title and names the "
                "run that replaced it.")
             + executed_notebooks(load_results(results), results).to_html(index=False, na_rep="–"))
+
+
+def lineage_section(family: str, same: str, task: str) -> str:
+    """The lineage control (`lineage_budgets`): why an iterative ticket's mask carries its predecessors' training,
+    how to run the control, and its table (`analysis.lineage_trained`). `same`: what the control keeps equal
+    to the dense run, in words; `task`: the task its command names."""
+    fam = families.get(family)
+    text = _p("An iterative ticket at level k is pruned by the magnitudes its predecessors reached, so its mask "
+              "carries their k budgets of training on top of its own: k + 1 budgets in all. The control "
+              f"lineage_budgets trains the same dense net (same seed, {same}, so its first budget is the dense net's "
+              "exactly) on for B budgets in one run, and is compared, seed by seed, with the iterative-late winning "
+              "tickets at level B − 1. A winning ticket that beats its dense net but not this control has gained "
+              "what more training gives a net that has not converged, not what sparsity gives.")
+    command = (f"lth sweep --family {family} --tasks {task} --seeds 0,1,2 --levels 0 -p 'overrides={{lineage_budgets: 2}}' "
+               "--publish-to data/results")
+    text += (f"<p>Run it: <code>{html.escape(command)}</code> (B = 2 pairs with level 1, B = 6 with level 5, "
+             "B = 11 with level 10).</p>")
+    lineage = lineage_trained(load_results(resolve(f"data/results/{family}")), fam.metric, fam.higher_is_better)
+    return text + _table(lineage, "the control is not committed yet")
+
+
+def trained_longer_section(family: str) -> str:
+    """The control `longer_by_rewind`: the dense net trained on by the rewind point's steps, as a late-rewound
+    ticket has been, how to run it, and its table (`analysis.trained_longer`)."""
+    fam = families.get(family)
+    text = _p("A late-rewound winning ticket has trained for the whole budget after the dense run's first steps up "
+              "to the rewind point. The control longer_by_rewind trains the same dense net (same seed, same batches, "
+              "in the same order) on past its budget by those steps: as many updates, and the same batches in all, "
+              "as such a ticket has had. If it matches the winning tickets, their gain over the dense net is extra "
+              "training, not their masks. If it is no better than the dense net, the dense net was not undertrained "
+              "at its budget; what is left between it and a ticket is the order (a rewound ticket starts the data "
+              "again where the control ends on it), which only an unpruned rewound ticket would separate from the "
+              "mask.")
+    command = (f"lth sweep --family {family} --seeds 0,1,2 --levels 0 -p 'overrides={{longer_by_rewind: true}}' "
+               "--publish-to data/results")
+    text += f"<p>Run it, one dense net per seed: <code>{html.escape(command)}</code>.</p>"
+    longer = trained_longer(load_results(resolve(f"data/results/{family}")), fam.metric, fam.higher_is_better)
+    return text + _table(longer, "the control is not committed yet")

@@ -22,3 +22,23 @@ def test_each_section_states_its_rule_and_tables_the_committed_runs(family):
     assert "executed notebook, its frames, follows" in notebooks
     assert all(run in notebooks for run in {p.stem for p in resolve(f"data/results/{family}").rglob("*.ipynb")}
                if run in set(df.run))
+
+
+@pytest.mark.parametrize("family, kind", [("classic_control", "lineage"), ("atari", "lineage"), ("lstm_lm", "longer"),
+                                          ("transformer_mt", "longer")])
+def test_the_control_sections_say_how_to_run_them_and_table_the_committed_controls(family, kind):
+    from lthlib.analysis import lineage_trained, trained_longer
+
+    fam = families.get(family)
+    results = load_results(resolve(f"data/results/{family}"))
+    if kind == "lineage":
+        text, table = sections.lineage_section(family, same="same envs", task="X"), lineage_trained(
+            results, fam.metric, fam.higher_is_better)
+        assert f"lth sweep --family {family} --tasks X" in text and "lineage_budgets: 2" in text
+    else:
+        text, table = sections.trained_longer_section(family), trained_longer(results, fam.metric, fam.higher_is_better)
+        assert "longer_by_rewind: true" in text
+    if len(table):
+        assert text.count("<tr") == len(table) + 1  # the committed controls, a row each
+    else:
+        assert "the control is not committed yet" in text and "<tr" not in text
