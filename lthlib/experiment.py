@@ -18,7 +18,8 @@ from lthlib.runs import Lottery, check_seeds, run_root
 from lthlib.paths import check_directory, resolve
 from lthlib.pruning import check_levels
 from lthlib.publishing import publish, summary_path
-from lthlib.store import LONGER_FIELDS
+from lthlib.reproduction import findings
+from lthlib.store import LONGER_FIELDS, load_results
 
 
 def check_parameters(namespace: dict, notebook: str) -> TextIO | None:
@@ -79,8 +80,6 @@ def say(text: str, log: TextIO | None = None) -> None:
 def shown_results(root: Path, seeds, levels: int):
     """The results of the run at `root` that a notebook shows: its seeds, up to its levels (a run directory may
     hold more of either, trained by other calls)."""
-    from lthlib.store import load_results
-
     results = load_results(root)
     return results[results.seed.isin(seeds) & (results.level <= levels)]
 
@@ -88,8 +87,6 @@ def shown_results(root: Path, seeds, levels: int):
 def say_findings(family: Family, results, log: TextIO | None = None) -> None:
     """What a run found, in a few lines (`reproduction.findings`): in the notebook, and on the terminal under
     papermill, where a run then ends with its findings."""
-    from lthlib.reproduction import findings  # it reads the results store, which this module need not load
-
     say("what this run found:", log)
     for line in findings(results, family.metric, family.higher_is_better):
         say("  " + line, log)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from lthlib import families
-from lthlib.configs import PRESETS, keeps_share
+from lthlib.configs import PRESETS, hashed_fields, keeps_share
+from lthlib.data_needed import planning
 
 
 def rewind_table() -> pd.DataFrame:
@@ -57,9 +58,6 @@ def fields_table() -> pd.DataFrame:
     """One row per config field whose value differs between a family's presets: its value at each preset, for
     each family and task (`rewind_tasks`, else the paper's). Built without the data (`data_needed.planning`):
     a field's value never depends on it, only the LSTM's rewind point, which it counts from the published size."""
-    from lthlib.configs import hashed_fields
-    from lthlib.data_needed import planning
-
     rows = []
     for name in families.MODULES:
         family = families.get(name)

@@ -138,11 +138,16 @@ def power(effect: float, seeds: int, alpha: float = ALPHA) -> float:
     standard deviations."""
     if seeds < 2:
         return float("nan")
-    df, critical, shift = seeds - 1, stats.t.ppf(1 - alpha, seeds - 1), effect * np.sqrt(seeds)
-    missed = stats.nct.cdf(critical, df, shift)
-    if np.isnan(missed):  # scipy's noncentral t gives NaN far in its tails, where the answer is plain
-        missed = 0.0 if shift > critical else 1.0
-    return float(1 - missed)
+    return float(1 - _missed(seeds, alpha, effect * np.sqrt(seeds)))
+
+
+def _missed(seeds: int, alpha: float, shift: float) -> float:
+    """P(a one-sided t-test at `alpha` over `seeds` pairs does not reject) when the true mean is `shift` standard
+    errors above the null: the noncentral t below its critical value. scipy gives NaN far in the tails, where
+    the answer is plain."""
+    critical = stats.t.ppf(1 - alpha, seeds - 1)
+    missed = stats.nct.cdf(critical, seeds - 1, shift)
+    return (0.0 if shift > critical else 1.0) if np.isnan(missed) else float(missed)
 
 
 def detectable_effect(seeds: int, alpha: float = ALPHA) -> float:
@@ -163,12 +168,9 @@ def equivalence_power(difference: float, margin: float, seeds: int, alpha: float
         return float("nan")
     if not abs(difference) < margin:
         return 0.0
-    df, root = seeds - 1, np.sqrt(seeds)
-    critical = stats.t.ppf(1 - alpha, df)
-    missed = [stats.nct.cdf(critical, df, shift) for shift in ((margin + difference) * root, (margin - difference) * root)]
-    missed = [(0.0 if shift > critical else 1.0) if np.isnan(m) else m  # NaN far in the tails, as in `power`
-              for m, shift in zip(missed, ((margin + difference) * root, (margin - difference) * root))]
-    return float(max(0.0, 1.0 - sum(missed)))
+    root = np.sqrt(seeds)
+    missed = _missed(seeds, alpha, (margin + difference) * root) + _missed(seeds, alpha, (margin - difference) * root)
+    return float(max(0.0, 1.0 - missed))
 
 
 def seeds_for_equivalence(difference: float, margin: float, most: int = 1000, alpha: float = ALPHA) -> int | None:
