@@ -134,14 +134,15 @@ def part(name: str, runs: list[pd.DataFrame], holds: bool, text: str, stand_in: 
 
 
 def described(effect: Estimate | None, at: str = "") -> str:
-    """An estimate in the evidence: the gain, its interval, its outcome, what these seeds detect and what more would."""
+    """An estimate in the evidence, in sentences: the gain, its interval, its outcome, what these seeds detect and
+    what more would."""
     if effect is None or effect.seeds < 2:
         return ""
-    observed = (f"{effect.seeds_at_observed or 'over 1,000'} at the observed gain" if effect.gain > 0
-                else "none at the observed gain, which points the other way")
-    more = f"{observed}, {effect.seeds_at_margin or 'over 1,000'} at the margin"
-    return (f" [estimate{' ' + at if at else ''}: {effect}; {effect.seeds} seeds detect a gain of "
-            f"{effect.detectable:.3g} with 80% power; seeds for 80% power: {more}]")
+    observed = (f"{effect.seeds_at_observed or 'over 1,000'} seeds at the observed gain" if effect.gain > 0
+                else "no number of seeds at the observed gain, which points the other way")
+    return (f". Estimated{' as ' + at if at else ''}: {effect}. These {effect.seeds} seeds detect a gain of "
+            f"{effect.detectable:.3g} with 80% power; 80% power would take {observed}, "
+            f"{effect.seeds_at_margin or 'over 1,000'} at the margin")
 
 
 def equivalence_needs(effect: Estimate) -> str:

@@ -41,6 +41,7 @@ CONTROLS = {
     "permuted": "the ticket's mask, its surviving weights permuted within each layer",
 }
 SUFFIX = ".controls.json"
+PARENT = "parent"  # the run directory's winning ticket a control was taken from, as published with the controls
 
 
 def random_mask_like(mask: Mask, seed: int) -> Mask:
@@ -120,18 +121,34 @@ def control_records(root: Path) -> list[dict]:
     return [r | {"control_hash": control_hash(settings, r["ticket"])} for r in records]
 
 
+def parent_records(root: Path, tickets: list[dict]) -> list[dict]:
+    """The run directory's own winning tickets at the seeds and levels its controls took apart, named "parent": the
+    tickets the controls pair with, computed where the controls were (a run retrained on another CPU kind than
+    the one its summary was published from computes other numbers)."""
+    pairs = sorted({(t["seed"], t["level"]) for t in tickets})
+    return [read_json(p) | {"ticket": PARENT} for s, k in pairs
+            if (p := level_dir(root, s, k) / "winning.json").exists()]
+
+
 def publish(root: str | Path, results_dir: str | Path) -> Path:
-    """The run's control records, beside its published summary."""
+    """The run's control records and their parents, beside its published summary, merged with what is published
+    there already: a seed trained in an earlier session, whose run directory is gone, stays."""
     root = Path(root)
     path = summary_path(root, results_dir).with_name(f"{root.name}{SUFFIX}")
-    atomic_write_json({"settings": read_json(root / "settings.json"), "tickets": control_records(root)}, path)
+    records = control_records(root)
+    parents = parent_records(root, records)
+    before = read_json(path) if path.exists() else {"tickets": [], "parents": []}
+    key = lambda r: (r["seed"], r["level"], r["ticket"])  # noqa: E731
+    merged = {name: [r for r in before.get(name, []) if key(r) not in {key(n) for n in new}] + new
+              for name, new in (("tickets", records), ("parents", parents))}
+    atomic_write_json({"settings": read_json(root / "settings.json"), **merged}, path)
     return path
 
 
 def load_controls(results_dir: str | Path) -> pd.DataFrame:
     """Every published control under `results_dir`, in the results table's rows (ticket = the control)."""
     pairs = [(record["settings"], ticket) for path in sorted(Path(results_dir).rglob(f"*{SUFFIX}"))
-             for record in [read_json(path)] for ticket in record["tickets"]]
+             for record in [read_json(path)] for ticket in record["tickets"] + record.get("parents", [])]
     return results_table(pairs) if pairs else pd.DataFrame()
 
 
@@ -149,15 +166,18 @@ def control_effects(controls: pd.DataFrame, results: pd.DataFrame) -> pd.DataFra
         dense = by_seed(main, "dense")
         margin = margin_for(family, dense.mean(), task)
         for level in sorted(group.level.unique()):
-            winning = by_seed(main, "winning", level)
-            against = {c: by_seed(group, c, level) for c in sorted(group[group.level == level].ticket.unique())}
+            committed, parents = by_seed(main, "winning", level), by_seed(group, PARENT, level)
+            mine = committed.drop(parents.index, errors="ignore")  # the controls pair with their own parents
+            winning = pd.concat([mine, parents]).sort_index()
+            against = {c: by_seed(group, c, level) for c in sorted(set(group[group.level == level].ticket) - {PARENT})}
             against["random"] = by_seed(main, "random", level)
             for ticket, values in against.items():
-                e = estimate(winning, values, margin, fam.higher_is_better)
+                wt = committed if ticket == "random" else winning  # the committed RTs pair with the committed WTs
+                e = estimate(wt, values, margin, fam.higher_is_better)
                 rows.append({"family": family, "task": task, "run": run, "level": int(level),
                              "fraction_pruned": float(group[group.level == level].fraction_pruned.mean()),
-                             "against": ticket, "seeds": e.seeds, "winning": float(winning[values.index.intersection(
-                                 winning.index)].mean()), "other": float(values.mean()), "gain": e.gain, "low": e.low,
+                             "against": ticket, "seeds": e.seeds, "winning": float(wt[values.index.intersection(
+                                 wt.index)].mean()), "other": float(values.mean()), "gain": e.gain, "low": e.low,
                              "high": e.high, "margin": margin, "outcome": e.outcome})
     return pd.DataFrame(rows)
 

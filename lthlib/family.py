@@ -32,6 +32,7 @@ class Family:
     margin: float  # the practical margin of a verdict: this share of |dense - baseline| (`families.margin_for`)
     margin_of: str  # what the margin is a share of, in words, e.g. "BLEU"
     samples_unit: str = "samples"  # what a ticket's `stats["samples"]` counts, in words, e.g. "env steps"
+    domain: str = ""  # the scorecard's name for the family's claims, e.g. "Classic control" ("": none)
     output_layers: tuple[str, ...] = ()  # parameters whose complete pruning leaves a constant output
     paper_tasks: tuple[str, ...] = ()  # the paper's tasks of the family (a sweep's default)
     notebook: str = ""  # its parameterized notebook, from the repository root
@@ -63,6 +64,11 @@ class Family:
         """
         raise NotImplementedError
 
+    def evaluate(self, model: nn.Module, config: Any, seed: int) -> float:
+        """`metric` of `model` as it stands, on evaluation episodes or data fixed by `seed`: the same evaluation
+        for every network it scores (`lthlib.stability`'s paths). Optional: only stability needs it."""
+        raise NotImplementedError(f"{self.name} cannot score a network outside its trainer (no evaluate)")
+
     def ticket_config(self, config: Any, dense_record: dict) -> Any:
         """The config a pruned ticket trains with, given its dense net's record (e.g. an equal-updates budget)."""
         return config
@@ -75,6 +81,11 @@ class Family:
     def baseline(self, task: str) -> float | None:
         """A trivial baseline's score on `task` (e.g. a random policy's return), the floor of the margin; None: 0."""
         return None
+
+    def scores_to_beat(self, results_dir) -> dict[str, float]:
+        """{task: the score its agents must beat to have learned (the scorecard's `random_policy`)}, from results
+        committed under `results_dir`; {}: the family's claims need no such bar."""
+        return {}
 
     def budget(self, config: dict) -> int:
         """A run's training budget in the trainer's own unit (episodes, batches, updates), from its config."""

@@ -141,7 +141,7 @@ def scorecard(df: pd.DataFrame, random_policy: dict[str, float] | None = None) -
         scale = "; ".join(f"{', '.join(dict.fromkeys(names))}: {text}" for text, names in scales.items())
         rows.append({"domain": claim["domain"], "claim": claim["claim"], "status": claim["status"],
                      "leans": direction_of(claim["parts"]), "scale": scale or "–",
-                     "our evidence": "; ".join(p.text for p in claim["parts"]), "levels, corrected": claim["correction"]})
+                     "our evidence": "\n".join(p.text for p in claim["parts"]), "levels, corrected": claim["correction"]})
     return pd.DataFrame(rows)
 
 

@@ -76,7 +76,16 @@ def test_the_intro_opens_with_what_we_found(book):
     html = (book / "book" / "intro.html").read_text()
     assert html.index('id="what-we-found"') < html.index('id="the-question"')
     assert re.search(r"Of the paper.s \d+ claims, \d+ ", html)
-    assert html.count('class="plotly-graph-div"') == 1  # the headline figure
+    assert html.count('class="plotly-graph-div"') == 2  # the headline figures: WT - RT and WT - dense
+
+
+def test_each_experiment_chapter_opens_with_its_own_findings(book):
+    for page in ("classic_control", "atari", "lstm_wikitext2", "transformer_mt"):
+        html = (book / "book" / f"{page}.html").read_text()
+        found = html.index('id="what-this-chapter-found"')
+        assert found < html.index('id="the-experiment"'), page  # before the method and its cost
+        assert re.search(r"Of the paper.s \d+ claims? about this family, \d+ ", html), page
+        assert html[found:].index('class="plotly-graph-div"') < html[found:].index('id="the-experiment"'), page
 
 
 def test_scorecard_lists_every_claim(book):
@@ -123,5 +132,36 @@ def test_every_figure_draws_in_a_real_browser_offline(book):
                 assert page.locator(".plotly-graph-div .legend").count() >= 1
             assert errors == [], (path, errors)
             assert remote == [], (path, remote)
+            page.close()
+        browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_screenshots_show_the_findings_above_the_fold(book):
+    """The intro, the scorecard and a chapter, in a 1280 x 800 window: what a reader sees first holds the findings
+    (the claims counted by status) and, on the intro and the chapter, a drawn headline figure starting in it.
+    The screenshots are kept beside the built book (`screenshots/`) for a person to look at."""
+    from playwright.sync_api import sync_playwright
+
+    shots = book.parent.parent / "screenshots"
+    shots.mkdir(exist_ok=True)
+    fold = 800
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for name, path, counts, figure in (
+                ("intro", book / "book" / "intro.html", r"Of the paper.s \d+ claims, \d+", True),
+                ("scorecard", book / "book" / "scorecard.html", r"\d+ claims: \d+", False),
+                ("classic_control", book / "book" / "classic_control.html", r"Of the paper.s \d+ claims? about", True)):
+            page = browser.new_page(viewport={"width": 1280, "height": fold})
+            page.goto(path.as_uri(), wait_until="load")
+            if figure:
+                page.wait_for_selector(".plotly-graph-div .main-svg", timeout=20_000)
+            page.screenshot(path=str(shots / f"{name}.png"))
+            box = page.get_by_text(re.compile(counts)).first.bounding_box()
+            assert box is not None and box["y"] + box["height"] <= fold, (name, box)
+            if figure:
+                graph = page.locator(".plotly-graph-div").first
+                assert graph.locator("g.trace.scatter").count() >= 1, name  # drawn, not an empty div
+                assert graph.bounding_box()["y"] < fold, (name, graph.bounding_box())
             page.close()
         browser.close()

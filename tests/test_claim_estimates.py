@@ -32,7 +32,7 @@ def test_a_level_a_little_above_the_dense_net_among_ten_is_unresolved_with_its_w
     one_level = table("atari", "Qbert", "reward", 500, [480] * 4 + [527] + [480] * 5, [400] * 10)
     row = scorecard(one_level, random_policy={"Qbert": 150.0}).set_index("claim").loc[claim]
     assert row.status == UNRESOLVED
-    assert "[estimate WT - dense at level 5, the best of the 10 tried: +27 (99.0% (best of 10, Bonferroni) CI" in \
+    assert ". Estimated as WT - dense at level 5, the best of the 10 tried: +27 (99.0% (best of 10, Bonferroni) CI" in \
         row["our evidence"]
     assert row["levels, corrected"].startswith("Holm over the levels tried")
 
@@ -41,8 +41,8 @@ def test_the_lstm_claim_at_every_level_shows_its_weakest_level():
     claim = "WT beats RT at every level and stays near the dense net up to ~90% pruned"
     run = table("lstm_lm", "WikiText-2", "test_log_ppl", 5.8, [5.6, 5.79, 5.6], [5.9, 5.8, 5.9])  # level 2: 0.01 apart
     evidence = scorecard(run).set_index("claim").loc[claim, "our evidence"]
-    assert "[estimate RT - WT at level 2, the weakest (the claim needs every level): +0.01" in evidence
-    assert evidence.split("the weakest")[1].split(";")[0].endswith(f": {INCONCLUSIVE}")
+    assert ". Estimated as RT - WT at level 2, the weakest (the claim needs every level): +0.01" in evidence
+    assert evidence.split("the weakest")[1].split(". These")[0].endswith(f": {INCONCLUSIVE}")
 
 
 def test_each_claim_gets_its_per_level_estimates_part_by_part():

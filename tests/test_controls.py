@@ -62,7 +62,11 @@ def test_controls_train_at_each_level_resume_and_publish(run, tmp_path):
     path = publish(run, tmp_path / "results")
     assert path.name.endswith(".controls.json")
     controls = load_controls(tmp_path / "results")
-    assert len(controls[controls.metric == "reward"]) == 12
+    assert len(controls[controls.metric == "reward"]) == 12 + 6  # and the 6 parents they were taken from
+    parents = controls[(controls.metric == "reward") & (controls.ticket == "parent")].set_index(["seed", "level"]).value
+    mains = load_results(run)
+    mains = mains[(mains.metric == "reward") & (mains.ticket == "winning")].set_index(["seed", "level"]).value
+    assert parents.sort_index().equals(mains.loc[parents.index].sort_index())
     results = load_results(run)
     effects = control_effects(controls, results)
     assert sorted(set(effects.against)) == ["permuted", "random", "random_mask"] and set(effects.level) == {1, 2}
@@ -72,6 +76,26 @@ def test_controls_train_at_each_level_resume_and_publish(run, tmp_path):
     expected = estimate(by_seed(main, "winning", 2), by_seed(rewards, "permuted", 2),
                         margin_for("classic_control", by_seed(main, "dense").mean(), "CartPole-v0"))
     assert (row.seeds, row.gain, row.low, row.high) == pytest.approx((3, expected.gain, expected.low, expected.high))
+
+
+def test_controls_pair_with_their_own_parents_and_publishing_again_keeps_earlier_seeds(run, tmp_path):
+    path = publish(run, tmp_path)
+    published = read_json(path)
+    kept = [t for t in published["tickets"] if t["seed"] == 0]
+    published["tickets"] = [t for t in published["tickets"] if t["seed"] != 0]
+    published["tickets"] += [dict(t, seed=7) for t in kept]  # a seed whose run directory is gone
+    published["parents"] += [dict(t, seed=7) for t in published["parents"] if t["seed"] == 0]
+    path.write_text(__import__("json").dumps(published))
+    publish(run, tmp_path)
+    again = read_json(path)
+    assert {t["seed"] for t in again["tickets"]} == {0, 1, 2, 7} and {t["seed"] for t in again["parents"]} == {0, 1, 2, 7}
+
+    controls, results = load_controls(tmp_path), load_results(run)
+    results.loc[(results.ticket == "winning") & (results.seed == 0) & (results.metric == "reward"), "value"] += 1000.0
+    effects = control_effects(controls, results).set_index(["level", "against"])  # seed 0's summary: other numbers
+    honest = control_effects(controls, load_results(run)).set_index(["level", "against"])
+    assert effects.loc[(2, "permuted"), "gain"] == pytest.approx(honest.loc[(2, "permuted"), "gain"])  # its parent
+    assert effects.loc[(2, "random"), "gain"] > honest.loc[(2, "random"), "gain"] + 300  # the summary's own pairs
 
 
 def test_a_level_the_run_has_not_reached_is_a_clear_error(run):

@@ -174,8 +174,8 @@ def test_ablations_need_a_consistent_gain_beyond_the_margin():
     assert "LunarLander-v3, late rewinding" in card.loc[claim, "our evidence"]
     # its interval includes both 0 and the margin: "we could not tell", not "no", and it says what would decide
     assert card.loc[claim, "status"] == UNRESOLVED
-    assert "): inconclusive; 3 seeds detect a gain of" in card.loc[claim, "our evidence"]
-    assert "seeds for 80% power:" in card.loc[claim, "our evidence"]
+    assert "): inconclusive. These 3 seeds detect a gain of" in card.loc[claim, "our evidence"]
+    assert "80% power would take" in card.loc[claim, "our evidence"]
     # runs that trained different dense nets (another env backend, say) are not paired seed by seed
     other = classic(variant="iterative-reset", wt=(150, 140, 130), dense_net="another dense net")
     evidence = scorecard(pd.concat([late, other])).set_index("claim").loc[claim, "our evidence"]

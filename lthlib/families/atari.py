@@ -343,7 +343,8 @@ class Atari(Family):
     name, metric, higher_is_better = "atari", "reward", True
     rewind_share = REWIND_SHARE
     margin, margin_of = 0.05, "score"
-    samples_unit = "env steps"
+    samples_unit, domain = "env steps", "Atari"
+    scores_to_beat = staticmethod(lambda results_dir: {g: r["score_to_beat"] for g, r in random_policies(results_dir).items()})
     output_layers = ("policy.weight", "value.weight")
     paper_tasks = PAPER_GAMES
     notebook, task_parameter = "notebooks/atari.ipynb", "game"

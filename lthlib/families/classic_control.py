@@ -315,6 +315,24 @@ def train(model: ActorCritic, mask: Mask, config: A2CConfig, seed: int, rewind_h
     }
 
 
+@torch.inference_mode()
+def evaluate(model: ActorCritic, config: A2CConfig, seed: int, episodes: int = 100) -> float:
+    """The mean return of `model`'s policy, as it acts in training (sampled actions), over one episode in each of
+    `episodes` envs; the envs' seeds and the action draws are fixed by `seed`, the global RNG left as it was."""
+    envs = make_envs(config.env, episodes, config.env_backend, seed)
+    obs = envs.reset(**({"seed": seed} if config.env_backend == "gymnasium" else {}))[0]
+    total, done = np.zeros(episodes), np.zeros(episodes, dtype=bool)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        while not done.all():
+            action = sample(F.softmax(model(torch.as_tensor(obs, device=config.device))[0], -1))
+            obs, reward, terminated, truncated, _ = envs.step(action.cpu().numpy())
+            total += np.where(done, 0.0, reward)
+            done |= terminated | truncated
+    envs.close()
+    return float(total.mean())
+
+
 def ticket_config(config: A2CConfig, dense_record: dict) -> A2CConfig:
     """The config a pruned ticket trains with: with `equal_updates`, its dense net's number of updates."""
     if not config.equal_updates:
@@ -333,7 +351,7 @@ class ClassicControl(Family):
     name, metric, higher_is_better = "classic_control", "reward", True
     rewind_share = REWIND_SHARE
     margin, margin_of = 0.05, "reward gain over a random policy"
-    samples_unit = "env steps"
+    samples_unit, domain = "env steps", "Classic control"
     output_layers = ("policy.weight", "value.weight")
     paper_tasks = PAPER_ENVS
     notebook, task_parameter = "notebooks/classic_control.ipynb", "env"
@@ -343,6 +361,7 @@ class ClassicControl(Family):
     build_model = staticmethod(build_model)
     train = staticmethod(train)
     ticket_config = staticmethod(ticket_config)
+    evaluate = staticmethod(evaluate)
     ticket_cost = staticmethod(ticket_cost)
 
     @staticmethod

@@ -362,7 +362,7 @@ class LSTMLanguageModelling(Family):
     name, metric, higher_is_better = "lstm_lm", "test_log_ppl", False
     rewind_share = REWIND_SHARE
     margin, margin_of = 0.01, "test log perplexity"
-    samples_unit = "tokens"
+    samples_unit, domain = "tokens", "LSTM (WikiText-2)"  # domain: its claims' in the scorecard
     output_layers = ("decoder.weight", "decoder.head.weight")
     paper_tasks = ("WikiText-2",)
     notebook = "notebooks/lstm_wikitext2.ipynb"
@@ -389,6 +389,7 @@ class LSTMLanguageModelling(Family):
 
     build_model = staticmethod(build_model)
     train = staticmethod(train)
+    evaluate = staticmethod(lambda m, cfg, seed: log_perplexity(m, load_corpus(data_dir(cfg)).valid[: cfg.eval_tokens], cfg))
 
     @staticmethod
     def run_inputs(p: dict) -> tuple[str, dict, tuple[str, ...]]:

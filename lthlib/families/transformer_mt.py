@@ -305,7 +305,7 @@ class TransformerTranslation(Family):
     name, metric, higher_is_better = "transformer_mt", "bleu", True
     rewind_share = REWIND_SHARE
     margin, margin_of = 0.02, "BLEU"
-    samples_unit = "source and target tokens"
+    samples_unit, domain = "source and target tokens", "Transformer"
     output_layers = ("embedding.weight",)  # the decoder's output projection is the shared embedding
     paper_tasks = ("Multi30k",)  # the stand-in this machine runs; WMT'14 needs the paper preset's GPUs
     notebook, task_parameter = "notebooks/transformer_mt.ipynb", "dataset"
