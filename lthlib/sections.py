@@ -10,8 +10,10 @@ import html
 import pandas as pd
 
 from lthlib import families
-from lthlib.analysis import (budget_table, executed_notebooks, lineage_trained, surprises, trained_longer,
-                             wt_wins_summary)
+from lthlib.analysis import (budget_table, by_seed, executed_notebooks, lineage_trained, main_runs, surprises,
+                             trained_longer, wt_wins_summary)
+from lthlib.configs import hashed_fields
+from lthlib.data_needed import planning
 from lthlib.claims import off_share_runs
 from lthlib.paths import resolve
 from lthlib.store import load_budgets, load_results
@@ -115,3 +117,33 @@ def trained_longer_section(family: str) -> str:
     text += f"<p>Run it, one dense net per seed: <code>{html.escape(command)}</code>.</p>"
     longer = trained_longer(load_results(resolve(f"data/results/{family}")), fam.metric, fam.higher_is_better)
     return text + _table(longer, "the control is not committed yet")
+
+
+def dense_against_paper(family: str) -> str:
+    """Each task's main dense net (its iterative-late run, everything pruned) against what the paper reports and a
+    trivial baseline, with its training budget as a share of the paper preset's (the family's cost proxy), so that a
+    verdict on a net that barely learned is read as such."""
+    fam = families.get(family)
+    results_dir = resolve("data/results")
+    df = main_runs(load_results(results_dir / family))
+    df = df[(df.variant == "iterative-late") & (df.exclude == "") & (df.metric == fam.metric)]
+    budgets = load_budgets(results_dir / family, configs=True)
+    configs = budgets.drop_duplicates("run").set_index("run").config
+    rows = []
+    for (task, run), g in df.groupby(["task", "run"]):
+        dense, config = by_seed(g, "dense"), configs[run]
+        bar = fam.trivial_baseline(task, results_dir, config)
+        with planning():
+            share = fam.ticket_cost(config) / fam.ticket_cost(hashed_fields(fam.config(task, "paper")))
+        samples = budgets[(budgets.run == run) & (budgets.ticket == "dense")].samples.mean()
+        rows.append({"task": task, "run": run, "seeds": len(dense), f"dense {fam.metric}": f"{dense.mean():.4g} ± "
+                     f"{dense.std(ddof=1):.2g}" if len(dense) > 1 else f"{dense.mean():.4g}",
+                     "trivial baseline": f"{bar[0]:.4g} ({bar[1]})" if bar else "–",
+                     "the paper": fam.paper_dense.get(task, "curves only (no number stated)"),
+                     f"{fam.samples_unit} per dense net": f"{samples:,.0f}",
+                     "compute per ticket, share of the paper preset's": f"{share:.1%}" if share >= 0.01 else f"{share * 100:.2g}%"})
+    return (_p(f"Each task's dense net in its main run, mean ± sd over seeds, against what the paper reports and a "
+               f"trivial baseline; what it trained on ({fam.samples_unit}, measured), and its compute per ticket as a "
+               "share of the paper preset's on the same task (the family's cost proxy: samples × the model's "
+               "multiply-adds per sample). A verdict on a net that barely beats its baseline says little about the "
+               "paper.") + _table(pd.DataFrame(rows), "no committed main run yet"))

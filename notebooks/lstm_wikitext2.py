@@ -42,7 +42,7 @@ publish_to: str = ""  # if set (e.g. "data/results"), also write each run's smal
 import pandas as pd
 
 from lthlib import experiment, load_results
-from lthlib.families import lstm_lm
+from lthlib.families import lstm_lm, wikitext2
 from lthlib.paths import resolve
 from lthlib.plots import level_table, pruning_curve, show, variants_curve
 from lthlib.store import variant_runs
@@ -51,7 +51,7 @@ from lthlib.store import variant_runs
 log = experiment.check_parameters(globals(), "lstm_wikitext2")  # the terminal under papermill, else None
 config, lottery, seeds = experiment.from_parameters(lstm_lm.FAMILY,  # as `lth sweep` plans it
                                                     experiment.notebook_values(globals(), "lstm_wikitext2"), log=log)
-print("data:", lstm_lm.data_dir(config))
+print("data:", wikitext2.data_dir(config))
 
 # %% [markdown]
 # ## Run (or resume) the lottery
@@ -66,9 +66,9 @@ root = experiment.run(lstm_lm.FAMILY, config, lottery, seeds, runs_dir, workers,
 # net's test perplexity must be clearly below it.
 
 # %%
-unigram = lstm_lm.unigram_baseline(config)
+unigram = wikitext2.unigram_baseline(config)
 if publish_to:
-    lstm_lm.publish_unigram_baseline(unigram, resolve(publish_to))
+    wikitext2.publish_unigram_baseline(unigram, resolve(publish_to))
 dense = load_results(root).query("ticket == 'dense' and metric == 'test_ppl'").value
 print(f"test perplexity: dense net {dense.mean():.1f} (seeds: {len(dense)}), unigram model {unigram['test_ppl']:.1f}")
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lthlib import Mask, MaskedTraining, prune_global
-from lthlib.families import lstm_lm, transformer_mt as T, translation_data as D
+from lthlib.families import lstm_lm, transformer_mt as T, translation_data as D, wikitext2
 from lthlib.precision import Stepper, default_precision, native_bf16_cpu
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
@@ -20,7 +20,7 @@ needs_data = pytest.mark.skipif(not (SHARED / "multi30k" / "train.en").exists() 
 @pytest.fixture(autouse=True)
 def shared_data(monkeypatch):
     monkeypatch.setenv("LTH_MULTI30K_DIR", str(SHARED / "multi30k"))
-    monkeypatch.setenv(lstm_lm.DATA_ENV_VAR, str(SHARED / "wikitext-2"))
+    monkeypatch.setenv(wikitext2.DATA_ENV_VAR, str(SHARED / "wikitext-2"))
 
 
 @needs_data

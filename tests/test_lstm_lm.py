@@ -10,7 +10,7 @@ import torch
 from lthlib import Lottery, Mask, MaskedTraining, experiment, load_results, prune_global, run_lottery
 from lthlib.analysis import trained_longer
 from lthlib.store import load_budgets
-from lthlib.families import lstm_lm as L
+from lthlib.families import lstm_lm as L, wikitext2 as W
 
 SHARED = Path(__file__).parents[2] / "shared" / "data" / "wikitext-2"
 # skipped where the data is absent, but never in CI, where it must be there
@@ -20,7 +20,7 @@ needs_data = pytest.mark.skipif(not (SHARED / "train.txt").exists() and not os.e
 
 @pytest.fixture(autouse=True)
 def shared_data(monkeypatch):
-    monkeypatch.setenv(L.DATA_ENV_VAR, str(SHARED))
+    monkeypatch.setenv(W.DATA_ENV_VAR, str(SHARED))
 
 
 @needs_data
@@ -38,18 +38,18 @@ def test_corpus_matches_the_published_counts():
 @needs_data
 def test_the_unigram_bar_is_word_frequencies_and_a_trained_net_clears_it(tmp_path):
     cfg = L.config("smoke", train_tokens=20_000, eval_tokens=2_000)
-    tokens = {split: L.tokenize(SHARED / f"{split}.txt") for split in ("train", "test")}
+    tokens = {split: W.tokenize(SHARED / f"{split}.txt") for split in ("train", "test")}
     counts = Counter(tokens["train"][:20_000])
     vocab = len(L.load_corpus(L.data_dir(cfg)).vocab)
     columns = [tokens["test"][:2_000][i * 200:(i + 1) * 200] for i in range(10)]  # batchify: 10 columns
     nll = [-math.log((counts[t] + 1) / (20_000 + vocab)) for column in columns for t in column[1:]]
-    bar = L.unigram_baseline(cfg)
+    bar = W.unigram_baseline(cfg)
     assert bar["test_log_ppl"] == pytest.approx(sum(nll) / len(nll), rel=1e-9)
     assert 6 < bar["test_log_ppl"] < 8  # ~ln 1000: word frequencies alone
-    path = L.publish_unigram_baseline(bar, tmp_path)
-    assert L.unigram_baselines(tmp_path) == [bar] and path.parent.name == "WikiText-2"
+    path = W.publish_unigram_baseline(bar, tmp_path)
+    assert W.unigram_baselines(tmp_path) == [bar] and path.parent.name == "WikiText-2"
     results = Path(__file__).parents[1] / "data" / "results"
-    cpu = [b for b in L.unigram_baselines(results) if b["data"]["train_tokens"] == 600_000]
+    cpu = [b for b in W.unigram_baselines(results) if b["data"]["train_tokens"] == 600_000]
     dense = load_results(results / "lstm_lm").query("ticket == 'dense' and metric == 'test_ppl'").value
     assert cpu and len(dense) and dense.max() < cpu[0]["test_ppl"] / 2  # the committed cpu dense nets learned
 
@@ -153,7 +153,7 @@ def test_lottery_loop_runs_the_lstm_and_the_control_whose_dense_net_trains_as_lo
 
 
 def test_missing_data_gives_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv(L.DATA_ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(W.DATA_ENV_VAR, str(tmp_path))
     with pytest.raises(FileNotFoundError, match="train.txt, valid.txt, test.txt missing.*word_language_model"):
         L.config("cpu")
 

@@ -7,7 +7,7 @@ import pytest
 
 from lthlib import Lottery, run_lottery
 from lthlib.configs import PRESETS, keeps_share
-from lthlib.families import atari, classic_control, lstm_lm, transformer_mt
+from lthlib.families import atari, classic_control, lstm_lm, transformer_mt, wikitext2
 from lthlib.atomic import read_json
 
 SHARED = Path(__file__).parents[2] / "shared" / "data"
@@ -17,7 +17,7 @@ needs_data = pytest.mark.skipif(not (SHARED / "wikitext-2" / "train.txt").exists
 
 def configs(preset):
     """One config per family and task of `preset` (the Transformer's paper arch and schedule on Multi30k)."""
-    os.environ.setdefault(lstm_lm.DATA_ENV_VAR, str(SHARED / "wikitext-2"))
+    os.environ.setdefault(wikitext2.DATA_ENV_VAR, str(SHARED / "wikitext-2"))
     os.environ.setdefault("LTH_MULTI30K_DIR", str(SHARED / "multi30k"))
     yield from ((classic_control, classic_control.config(env, preset)) for env in classic_control.PAPER_ENVS)
     yield from ((atari, atari.config(game, preset)) for game in ("Krull", "Breakout"))

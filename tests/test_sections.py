@@ -6,6 +6,8 @@ from lthlib import families, load_results, sections
 from lthlib.analysis import main_runs, wt_wins_summary
 from lthlib.paths import resolve
 
+RESULTS = resolve("data/results")
+
 
 @pytest.mark.parametrize("family", sorted(families.MODULES))  # the families shipped, with results
 def test_each_section_states_its_rule_and_tables_the_committed_runs(family):
@@ -42,3 +44,16 @@ def test_the_control_sections_say_how_to_run_them_and_table_the_committed_contro
         assert text.count("<tr") == len(table) + 1  # the committed controls, a row each
     else:
         assert "the control is not committed yet" in text and "<tr" not in text
+
+
+def test_each_chapter_tables_its_dense_nets_against_the_paper_and_a_trivial_baseline():
+    from lthlib.families import lstm_lm, wikitext2 as unigram
+    from lthlib.sections import dense_against_paper
+
+    classic = dense_against_paper("classic_control")
+    lunar = classic[classic.index("LunarLander-v3"):].split("</tr>")[0]
+    assert "(random policy)" in lunar and ">7.8%<" in lunar  # 10 x 100 of the paper's 20 x 640 episodes
+    lstm = dense_against_paper("lstm_lm")
+    bar = [b for b in unigram.unigram_baselines(RESULTS) if b["data"]["train_tokens"] == 600_000][0]
+    assert f"{bar['test_log_ppl']:.4g} (unigram model" in lstm and "~4.6" in lstm
+    assert "a stand-in" in dense_against_paper("transformer_mt") and lstm_lm.FAMILY.paper_dense

@@ -345,6 +345,8 @@ class Atari(Family):
     margin, margin_of = 0.05, "score"
     samples_unit, domain = "env steps", "Atari"
     scores_to_beat = staticmethod(lambda results_dir: {g: r["score_to_beat"] for g, r in random_policies(results_dir).items()})
+    trivial_baseline = staticmethod(lambda game, results_dir, config: (lambda r: (r["reward"], f"random policy, {r['games']} "
+                                    "games") if r else None)(random_policies(results_dir).get(game)))
     output_layers = ("policy.weight", "value.weight")
     paper_tasks = PAPER_GAMES
     notebook, task_parameter = "notebooks/atari.ipynb", "game"
