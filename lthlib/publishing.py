@@ -75,8 +75,10 @@ def book_title(parameters: dict[str, Any]) -> str:
         words.append(f"seed{'s' if len(seeds) > 1 else ''} {describe_levels(seeds)}")
     if "levels" in p:
         words.append(f"{p.pop('levels')} levels")
-    words += [f"{k} {v}" for k, v in p.pop("overrides", {}).items()]
-    words += [f"{k} {v}" for k, v in p.items() if v not in (None, "", {}, [])]
+    if p.pop("random_tickets", True) is False:
+        words.append("no random tickets")
+    words += [f"{k.replace('_', ' ')} {v}" for k, v in p.pop("overrides", {}).items()]
+    words += [f"{k.replace('_', ' ')} {v}" for k, v in p.items() if v not in (None, "", {}, [])]
     return " · ".join(words)
 
 

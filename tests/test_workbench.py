@@ -8,7 +8,7 @@ import pytest
 from lthlib import explore, load_results
 from lthlib.cli import main as lth
 from lthlib.families import atari, classic_control, lstm_lm, transformer_mt
-from lthlib.publishing import prepare_for_book
+from lthlib.publishing import book_title, prepare_for_book
 
 RESULTS = Path(__file__).parents[1] / "data" / "results"
 
@@ -123,6 +123,10 @@ def test_book_titles_name_the_experiment_not_the_machines_paths(tmp_path):
     assert cells[0].source == "# Lottery tickets: Assault · oneshot-reset · seeds 1–2 · precision bf16\nintro"
     assert cells[1].source == 'runs_dir = "data/runs"\n'
     assert cells[1].outputs[0].text == "data: data/wikitext-2\nsummary: data/results/x.json\n"
+    assert book_title({"env": "Acrobot-v1", "variant": "iterative-late", "preset": "paper", "seeds": [0, 1, 2],
+                       "levels": 10, "random_tickets": False, "overrides": {"episodes_per_epoch": 40}}) == \
+        "Acrobot-v1 · iterative-late · paper · seeds 0–2 · 10 levels · no random tickets · episodes per epoch 40"
+    assert "random" not in book_title({"env": "CartPole-v0", "random_tickets": True})  # the default goes unsaid
 
 
 def test_zero_is_a_valid_number_for_a_float_field_and_yaml_text_numbers_get_a_hint():
