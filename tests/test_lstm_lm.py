@@ -9,6 +9,7 @@ import torch
 
 from lthlib import Lottery, Mask, MaskedTraining, experiment, load_results, prune_global, run_lottery
 from lthlib.analysis import trained_longer
+from lthlib.atomic import read_json
 from lthlib.store import load_budgets
 from lthlib.families import lstm_lm as L, wikitext2 as W
 
@@ -192,3 +193,18 @@ def test_notebook_runs_under_papermill_at_smoke(tmp_path):
     assert sum("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs) >= 1
     df = load_results(tmp_path / "runs")
     assert sorted(df[df.metric == "test_log_ppl"].ticket) == ["dense", "random", "random", "winning", "winning"]
+
+
+def test_dense_curves_read_each_epochs_validation_from_the_committed_records():
+    import pandas as pd
+
+    from lthlib.preset_study import dense_curves, turned
+
+    results = Path(__file__).parents[1] / "data" / "results"
+    curves = dense_curves(results, "lstm_lm", "valid_log_ppl", ("train_tokens", "epochs"))
+    main = curves[curves.run == "iterative-late-effd4b4947"]
+    assert sorted(main.seed.unique()) == [0, 1, 2] and set(main.epoch) == {1, 2} and set(main.train_tokens) == {600_000}
+    summary = read_json(results / "lstm_lm" / "WikiText-2" / "iterative-late-effd4b4947.summary.json")
+    dense0 = next(t for t in summary["tickets"] if t["ticket"] == "dense" and t["seed"] == 0)
+    assert main[main.seed == 0].sort_values("epoch").valid_log_ppl.tolist() == dense0["history"]["valid_log_ppl"]
+    assert turned(pd.Series([5.9, 5.8, 5.85])) and not turned(pd.Series([5.9, 5.8, 5.79]))
