@@ -293,10 +293,11 @@ def lineage_trained(df: pd.DataFrame, metric: str, higher_is_better: bool = True
     return pd.DataFrame(rows, columns=LINEAGE_COLUMNS)
 
 
-def wt_rt_estimates(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
-    """Per (task, run, level): the WT's paired gain over its RT, estimated (`verdicts.estimate`): the mean with its
-    interval, the margin and the outcome, for the forest plots of the per-level claims. Every judged level is
-    shown; a claim about several levels reads them together (see the scorecard's rules for its correction)."""
+def wt_rt_estimates(df: pd.DataFrame, metric: str, higher_is_better: bool = True, against: str = "random") -> pd.DataFrame:
+    """Per (task, run, level): the WT's paired gain over its RT (`against="dense"`: over its seed's dense net),
+    estimated (`verdicts.estimate`): the mean with its interval, the margin and the outcome, for the forest plots of
+    the per-level claims. Every judged level is shown; a claim about several levels reads them together (see the
+    scorecard's rules for its correction)."""
     rows = []
     for (family, task, run), group in df[df.metric == metric].groupby(["family", "task", "run"]):
         dense = by_seed(group, "dense")
@@ -305,7 +306,8 @@ def wt_rt_estimates(df: pd.DataFrame, metric: str, higher_is_better: bool = True
         margin = margin_for(family, dense.mean(), task)
         fraction = group.groupby("level").fraction_pruned.mean()
         for level in judged_levels(group):
-            e = estimate(by_seed(group, "winning", level), by_seed(group, "random", level), margin, higher_is_better)
+            other = dense if against == "dense" else by_seed(group, "random", level)
+            e = estimate(by_seed(group, "winning", level), other, margin, higher_is_better)
             if e.seeds:
                 rows.append({"task": task, "run": run, "level": level, "fraction_pruned": fraction[level], "seeds": e.seeds,
                              "gain": e.gain, "low": e.low, "high": e.high, "margin": margin, "outcome": e.outcome})

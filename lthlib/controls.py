@@ -138,8 +138,10 @@ def publish(root: str | Path, results_dir: str | Path) -> Path:
     records = control_records(root)
     parents = parent_records(root, records)
     before = read_json(path) if path.exists() else {"tickets": [], "parents": []}
-    key = lambda r: (r["seed"], r["level"], r["ticket"])  # noqa: E731
-    merged = {name: [r for r in before.get(name, []) if key(r) not in {key(n) for n in new}] + new
+    # a (seed, level) this run directory has controls or a parent at replaces every earlier record there: a control
+    # pairs only with the parent it was taken from
+    here = {(r["seed"], r["level"]) for r in records + parents}
+    merged = {name: [r for r in before.get(name, []) if (r["seed"], r["level"]) not in here] + new
               for name, new in (("tickets", records), ("parents", parents))}
     atomic_write_json({"settings": read_json(root / "settings.json"), **merged}, path)
     return path

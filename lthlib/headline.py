@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from lthlib import families
-from lthlib.analysis import by_seed, judged_levels, main_runs, wt_rt_estimates
+from lthlib.atomic import atomic_write
+from lthlib.analysis import main_runs, wt_rt_estimates
 from lthlib.claims import STATUSES
-from lthlib.families import margin_for
-from lthlib.verdicts import MIN_SEEDS, estimate
+from lthlib.verdicts import MIN_SEEDS
 
 STAND_IN_TASKS = {"Multi30k": "Multi30k (stand-in)"}  # tasks that stand in for the paper's own (labelled)
 
@@ -28,7 +28,8 @@ STAND_IN_TASKS = {"Multi30k": "Multi30k (stand-in)"}  # tasks that stand in for 
 def _key(results_dir: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(results_dir.rglob("*.json")) + sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(str(path.relative_to(results_dir if path.is_relative_to(results_dir) else path.parent)).encode()
+                      + path.read_bytes())
     return digest.hexdigest()[:20]
 
 
@@ -40,31 +41,14 @@ def committed_scorecard(results_dir: str | Path) -> pd.DataFrame:
     results_dir = Path(results_dir)
     cache = Path(tempfile.gettempdir()) / "lthlib-scorecard" / f"{_key(results_dir)}.json"
     if cache.exists():
-        return pd.read_json(StringIO(cache.read_text()), orient="records", dtype=False)
+        try:
+            return pd.read_json(StringIO(cache.read_text()), orient="records", dtype=False)
+        except ValueError:  # unreadable (a build killed while another wrote it): judge again
+            pass
     to_beat = {task: bar for name in families.MODULES for task, bar in families.get(name).scores_to_beat(results_dir).items()}
     card = scorecard(load_results(results_dir), random_policy=to_beat)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(card.to_json(orient="records"))
+    atomic_write(cache, lambda f: f.write(card.to_json(orient="records").encode()))
     return card
-
-
-def wt_dense_estimates(df: pd.DataFrame, metric: str, higher_is_better: bool = True) -> pd.DataFrame:
-    """Per (task, run, level): the WT's paired gain over its seed's dense net, estimated like `wt_rt_estimates`."""
-    rows = []
-    for (family, task, run), group in df[df.metric == metric].groupby(["family", "task", "run"]):
-        dense = by_seed(group, "dense")
-        if not len(dense):
-            continue
-        margin = margin_for(family, dense.mean(), task)
-        fraction = group.groupby("level").fraction_pruned.mean()
-        for level in judged_levels(group):
-            e = estimate(by_seed(group, "winning", level), dense, margin, higher_is_better)
-            if e.seeds:
-                rows.append({"task": task, "run": run, "level": level, "fraction_pruned": fraction[level],
-                             "seeds": e.seeds, "gain": e.gain, "low": e.low, "high": e.high, "margin": margin,
-                             "outcome": e.outcome})
-    return pd.DataFrame(rows, columns=["task", "run", "level", "fraction_pruned", "seeds", "gain", "low", "high",
-                                       "margin", "outcome"])
 
 
 def estimates(results: pd.DataFrame, against: str = "random", family: str | None = None) -> pd.DataFrame:
@@ -75,8 +59,7 @@ def estimates(results: pd.DataFrame, against: str = "random", family: str | None
     panels = []
     for name in [family] if family else families.MODULES:
         fam = families.get(name)
-        of = wt_rt_estimates if against == "random" else wt_dense_estimates
-        e = of(main[main.family == name], fam.metric, fam.higher_is_better)
+        e = wt_rt_estimates(main[main.family == name], fam.metric, fam.higher_is_better, against)
         panels.append(e[e.seeds >= MIN_SEEDS])
     out = pd.concat(panels, ignore_index=True)
     return out.assign(task=out.task.replace(STAND_IN_TASKS))

@@ -22,7 +22,7 @@ from lthlib.controls import run_config
 from lthlib.families import margin_for
 from lthlib.publishing import summary_path
 from lthlib.runs import level_dir
-from lthlib.stability import path_between, say
+from lthlib.stability import check_inputs, merged, path_between, say
 
 SUFFIX = ".level_barriers.json"
 
@@ -34,12 +34,15 @@ def level_barriers(root: str | Path, threads: int = 1, progress: bool = True) ->
     root = Path(root)
     settings = read_json(root / "settings.json")
     family, config = families.get(settings["family"]), run_config(settings)
+    check_inputs([0.0], [0], [0], family)  # a family that can score a network outside its trainer
     rows = []
     for seed_dir in sorted(root.glob("seed_*")):
         seed = int(seed_dir.name.split("_")[1])
+        if not (level_dir(root, seed, 0) / "dense.json").exists():  # a seed still training its dense net
+            continue
         dense = read_json(level_dir(root, seed, 0) / "dense.json")["metrics"][family.metric]
         level = 1
-        while (level_dir(root, seed, level) / "trained.pt").exists():
+        while all((level_dir(root, seed, level) / f).exists() for f in ("trained.pt", "winning.json")):
             out = level_dir(root, seed, level) / "barrier.json"
             if not out.exists():
                 say(progress, f"{settings['task']} {root.name}: seed {seed}, levels {level - 1} to {level}")
@@ -54,9 +57,11 @@ def level_barriers(root: str | Path, threads: int = 1, progress: bool = True) ->
 
 
 def publish_level_barriers(root: str | Path, results_dir: str | Path) -> Path:
+    """The run's level barriers beside its summary, merged with what is published there (`stability.merged`)."""
     root = Path(root)
     path = summary_path(root, results_dir).with_name(f"{root.name}{SUFFIX}")
-    atomic_write_json({"settings": read_json(root / "settings.json"), "records": level_barriers(root, progress=False)}, path)
+    atomic_write_json({"settings": read_json(root / "settings.json"),
+                       "records": merged(path, level_barriers(root, progress=False), ("seed", "level"))}, path)
     return path
 
 
@@ -94,7 +99,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not (Path(args.run) / "settings.json").exists():
         parser.error(f"{args.run} is not a run directory (no settings.json)")
-    print(f"{len(level_barriers(args.run))} paths between successive levels in {args.run}")
+    try:
+        print(f"{len(level_barriers(args.run))} paths between successive levels in {args.run}")
+    except ValueError as e:
+        parser.error(str(e))
     if args.publish_to:
         print(f"published: {publish_level_barriers(args.run, args.publish_to)}")
     return 0

@@ -128,7 +128,7 @@ def findings(results: pd.DataFrame, metric: str, higher_is_better: bool = True) 
                          + str(estimate(by_seed(rows, "winning", level), by_seed(rows, "random", level), margin,
                                         higher_is_better)))
     near = {level: estimate(by_seed(rows, "winning", level), dense, margin, higher_is_better) for level in levels}
-    near = {level: e for level, e in near.items() if e.seeds >= 2 and e.low > -margin}
+    near = {level: e for level, e in near.items() if e.not_worse}
     if near:
         level = max(near)
         pruned = rows[rows.level == level].fraction_pruned.mean()

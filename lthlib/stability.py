@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ import torch
 from lthlib import families
 from lthlib.atomic import atomic_torch_save, atomic_write_json, read_json
 from lthlib.configs import hashed_fields, rewind_point
+from lthlib.family import Family
 from lthlib.families import margin_for
 from lthlib.lottery import pinned_threads, train_ticket, winning_ticket
 from lthlib.masks import Mask
@@ -73,7 +75,14 @@ def barrier(values: list[float], higher_is_better: bool = True) -> float:
 
 
 def share_tag(share: float) -> str:
-    return "init" if share == 0 else f"1_{round(1 / share)}"
+    """A rewind point's directory name: "init", "1_20" for 1/20, "0.3" for a share that is no unit fraction."""
+    if share == 0:
+        return "init"
+    return f"1_{round(1 / share)}" if abs(1 / share - round(1 / share)) < 1e-9 else f"{share:g}"
+
+
+def with_evaluate() -> list[str]:
+    return [n for n in families.names() if type(families.get(n)).evaluate is not Family.evaluate]
 
 
 def stability_settings(family_name: str, config, shares, levels) -> dict:
@@ -82,9 +91,14 @@ def stability_settings(family_name: str, config, shares, levels) -> dict:
             "eval_seed": EVAL_SEED}
 
 
-def check_inputs(shares, levels, seeds) -> None:
+def check_inputs(shares, levels, seeds, family=None) -> None:
+    if family is not None and type(family).evaluate is Family.evaluate:
+        raise ValueError(f"family {family.name!r} has no evaluate (a network scored outside its trainer), which a path "
+                         f"needs; the families that have one: {', '.join(with_evaluate())}")
     if not shares or any(not 0 <= s < 1 for s in shares):
         raise ValueError(f"shares must lie in [0, 1) (the rewind point's share of the budget), got {list(shares)}")
+    if len({share_tag(s) for s in shares}) < len(shares):
+        raise ValueError(f"shares must be distinct, got {list(shares)}")
     if not levels or any(not isinstance(k, int) or not 0 <= k <= 40 for k in levels):
         raise ValueError(f"levels must be integers in [0, 40] (level k prunes r_k = 1 - 0.8^k), got {list(levels)}")
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
@@ -96,8 +110,8 @@ def run_stability(family_name: str, task: str, preset: str = "cpu", seeds=(0, 1,
     """Train (or resume) every seed's dense net, the two copies at each rewind point and level, and score their
     paths; returns the run's directory. Every trained network and path is written as soon as it exists."""
     family = families.get(family_name)
+    check_inputs(shares, levels, seeds, family)
     config = family.config(task, preset, **overrides)
-    check_inputs(shares, levels, seeds)
     check_directory("runs_dir", runs_dir)
     settings = stability_settings(family_name, config, shares, levels)
     root = Path(runs_dir) / family.name / config.task.replace("/", "_") / f"stability-{settings_hash(settings)}"
@@ -119,6 +133,7 @@ def run_stability(family_name: str, task: str, preset: str = "cpu", seeds=(0, 1,
             train_ticket(family, at, model, Mask.ones(model), seed, 0, "dense", out, hook, threads)
         dense_dir = same_dense_nets(seed_dir)
         trained = torch.load(dense_dir / "trained.pt", weights_only=True)
+        ticketed = family.ticket_config(config, read_json(dense_dir / "dense.json"))  # e.g. equal updates
         for level in levels:
             ones = Mask.ones(family.build_model(config, 0))
             mask = prune_global(trained, ones, fraction_pruned_at(level, PRUNING_RATE)) if level else ones
@@ -129,7 +144,7 @@ def run_stability(family_name: str, task: str, preset: str = "cpu", seeds=(0, 1,
                 for copy in ("a", "b"):
                     if not (out / copy / f"copy_{copy}.json").exists():
                         say(progress, f"{task} seed {seed}: rewind {share_tag(share)}, level {level}, copy {copy}")
-                        train_ticket(family, config, winning_ticket(family, config, mask, start), mask, seed, level,
+                        train_ticket(family, ticketed, winning_ticket(family, config, mask, start), mask, seed, level,
                                      f"copy_{copy}", out / copy, threads=threads)
                 if not (out / "path.json").exists():
                     atomic_write_json(path_record(family, config, out, threads), out / "path.json")
@@ -158,8 +173,8 @@ def dry_run(family_name: str, task: str, preset: str = "cpu", seeds=(0, 1, 2), s
     from lthlib.sweep_cost import _reference_runs, on_cpu_kind
 
     family = families.get(family_name)
+    check_inputs(shares, levels, seeds, family)
     config = family.config(task, preset, **overrides)
-    check_inputs(shares, levels, seeds)
     root = Path(runs_dir) / family.name / config.task.replace("/", "_") / \
         f"stability-{settings_hash(stability_settings(family_name, config, shares, levels))}"
     left, here = trainings_left(root, seeds, shares, levels), machine()["cpu_capability"]
@@ -231,10 +246,20 @@ def records(root: Path) -> list[dict]:
 
 
 def publish(root: str | Path, results_dir: str | Path) -> Path:
+    """The run's paths as one JSON file for the book, merged with what is published there already: a seed trained
+    in an earlier session, whose run directory is gone, stays."""
     root = Path(root)
     path = Path(results_dir) / root.parent.parent.name / root.parent.name / f"{root.name}{SUFFIX}"
-    atomic_write_json({"settings": read_json(root / "settings.json"), "records": records(root)}, path)
+    atomic_write_json({"settings": read_json(root / "settings.json"),
+                       "records": merged(path, records(root), ("seed", "share", "level"))}, path)
     return path
+
+
+def merged(path: Path, new: list[dict], key: tuple[str, ...]) -> list[dict]:
+    """`new` records, and those of the file at `path` (if any) whose `key` fields no new record has."""
+    have = {tuple(r[k] for k in key) for r in new}
+    before = read_json(path)["records"] if path.exists() else []
+    return [r for r in before if tuple(r[k] for k in key) not in have] + new
 
 
 def load_stability(results_dir: str | Path) -> pd.DataFrame:
@@ -269,12 +294,12 @@ def summary(stability: pd.DataFrame) -> pd.DataFrame:
                      "instability_sd": g.instability.std(ddof=1) if len(g) > 1 else float("nan"),
                      "barrier": g.barrier.mean(), "updates": g.updates.mean(), "margin": margin, "stable": bool(g.instability.mean() <= margin < np.inf),
                      "ticket_minus_dense": e.gain, "low": e.low, "high": e.high,
-                     "matches": bool(e.seeds >= 2 and -np.inf < -margin < e.low), "learned": bool(learned)})
+                     "matches": e.not_worse, "learned": bool(learned)})
     return pd.DataFrame(rows)
 
 
 def share_label(share: float) -> str:
-    return "0 (init)" if share == 0 else f"1/{round(1 / share)}"
+    return "0 (init)" if share == 0 else str(Fraction(share).limit_denominator(1000))
 
 
 def figure(table: pd.DataFrame):

@@ -123,6 +123,12 @@ class Estimate:
             return WITHIN
         return DIRECTION if self.low > 0 else INCONCLUSIVE
 
+    @property
+    def not_worse(self) -> bool:
+        """A not worse than B by more than the margin: the interval's lower end above -margin (over 2 seeds or more,
+        with a finite margin); e.g. a ticket that matches its dense net."""
+        return self.seeds >= 2 and -np.inf < -self.margin < self.low
+
     def interval(self) -> str:
         """The gain and its interval, without a verdict (e.g. for a non-inferiority reading)."""
         level = f"{self.confidence:.0%}" if self.tried == 1 else f"{self.confidence:.1%} (best of {self.tried}, Bonferroni)"

@@ -88,3 +88,28 @@ def test_barriers_between_successive_levels_start_at_the_dense_net_and_are_table
     table = level_table(load_level_barriers(tmp_path / "results"))
     counts = table.filter(like="barrier,").iloc[0]
     assert counts.sum() == 6 and table.seeds.iloc[0] == 2 and table.levels.iloc[0] == 3
+
+
+def test_a_family_that_cannot_score_a_network_and_colliding_rewind_points_are_refused_first(tmp_path):
+    with pytest.raises(ValueError, match="family 'atari' has no evaluate.*classic_control"):
+        run_stability("atari", "Krull", "smoke", seeds=[0], runs_dir=tmp_path)
+    with pytest.raises(ValueError, match="shares must be distinct"):
+        run_stability("classic_control", "CartPole-v0", "smoke", seeds=[0], shares=[0.05, 1 / 20], runs_dir=tmp_path)
+    assert not any(tmp_path.iterdir())
+    from lthlib.stability import share_label, share_tag
+
+    assert (share_tag(0.4), share_tag(0.5), share_tag(1 / 80)) == ("0.4", "1_2", "1_80")
+    assert (share_label(0.4), share_label(1 / 80), share_label(0.0)) == ("2/5", "1/80", "0 (init)")
+
+
+def test_publishing_again_keeps_the_seeds_an_earlier_session_published(tmp_path):
+    import json
+
+    root = run_stability("classic_control", "CartPole-v0", "smoke", seeds=[0], shares=[0.0], levels=[0],
+                         runs_dir=tmp_path / "runs", progress=False)
+    path = publish(root, tmp_path / "results")
+    published = json.loads(path.read_text())
+    published["records"].append(dict(published["records"][0], seed=9))  # a seed whose run directory is gone
+    path.write_text(json.dumps(published))
+    publish(root, tmp_path / "results")
+    assert sorted(r["seed"] for r in json.loads(path.read_text())["records"]) == [0, 9]
