@@ -341,7 +341,7 @@ def figure(table: pd.DataFrame):
         for y, dash in ((0.0, "solid"), (-margin, "dash"), (margin, "dash")):
             fig.add_hline(y=y, line=dict(color=COLORS["dense"], dash=dash, width=1), row=3, col=col)
         fig.update_xaxes(title_text="rewind point (share of the budget)", type="category", row=3, col=col)
-    for row, title in enumerate(("instability", "barrier (below the chord)", "ticket − dense"), start=1):
+    for row, title in enumerate(("instability", "barrier (below the chord)", "ticket − dense (up: better)"), start=1):
         fig.update_yaxes(title_text=title, row=row, col=1)
     fig.update_layout(template="plotly_white", height=860, margin=dict(t=60, b=60), legend=dict(orientation="h", y=-0.1))
     return fig
