@@ -82,13 +82,14 @@ class Family:
         """A trivial baseline's score on `task` (e.g. a random policy's return), the floor of the margin; None: 0."""
         return None
 
+    baseline_is: str = "a trivial baseline"  # what `baseline` is, in words, e.g. "random policy"
     paper_dense: dict = {}  # task -> what the paper reports of its dense net, in words (absent: curves only)
 
     def trivial_baseline(self, task: str, results_dir, config: dict) -> tuple[float, str] | None:
         """(the score of a trivial baseline on `task`, what it is) for a run of `config` (a dict of its fields), from
         `baseline` or records committed under `results_dir`; None: none."""
         value = self.baseline(task)
-        return None if value is None else (value, "a trivial baseline")
+        return None if value is None else (value, self.baseline_is)
 
     def scores_to_beat(self, results_dir) -> dict[str, float]:
         """{task: the score its agents must beat to have learned (the scorecard's `random_policy`)}, from results

@@ -19,7 +19,7 @@ import pandas as pd
 from lthlib import families
 from lthlib.atomic import atomic_write
 from lthlib.analysis import main_runs, wt_rt_estimates
-from lthlib.claims import STATUSES
+from lthlib.scorecard import status_counts
 from lthlib.verdicts import MIN_SEEDS
 
 STAND_IN_TASKS = {"Multi30k": "Multi30k (stand-in)"}  # tasks that stand in for the paper's own (labelled)
@@ -27,9 +27,9 @@ STAND_IN_TASKS = {"Multi30k": "Multi30k (stand-in)"}  # tasks that stand in for 
 
 def _key(results_dir: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(results_dir.rglob("*.json")) + sorted(Path(__file__).parent.rglob("*.py")):
-        digest.update(str(path.relative_to(results_dir if path.is_relative_to(results_dir) else path.parent)).encode()
-                      + path.read_bytes())
+    for root, pattern in ((results_dir, "*.json"), (Path(__file__).parent, "*.py")):  # the results, and lthlib
+        for path in sorted(root.rglob(pattern)):
+            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
     return digest.hexdigest()[:20]
 
 
@@ -63,11 +63,6 @@ def estimates(results: pd.DataFrame, against: str = "random", family: str | None
         panels.append(e[e.seeds >= MIN_SEEDS])
     out = pd.concat(panels, ignore_index=True)
     return out.assign(task=out.task.replace(STAND_IN_TASKS))
-
-
-def status_counts(card: pd.DataFrame) -> str:
-    counts = card.status.value_counts()
-    return ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts)
 
 
 def chapter_findings(card: pd.DataFrame, family: str) -> str:

@@ -22,7 +22,7 @@ from lthlib.controls import run_config
 from lthlib.families import margin_for
 from lthlib.publishing import summary_path
 from lthlib.runs import level_dir
-from lthlib.stability import check_inputs, merged, path_between, say
+from lthlib.stability import check_can_evaluate, merged, path_between, say
 
 SUFFIX = ".level_barriers.json"
 
@@ -34,7 +34,7 @@ def level_barriers(root: str | Path, threads: int = 1, progress: bool = True) ->
     root = Path(root)
     settings = read_json(root / "settings.json")
     family, config = families.get(settings["family"]), run_config(settings)
-    check_inputs([0.0], [0], [0], family)  # a family that can score a network outside its trainer
+    check_can_evaluate(family)
     rows = []
     for seed_dir in sorted(root.glob("seed_*")):
         seed = int(seed_dir.name.split("_")[1])

@@ -158,12 +158,16 @@ def claim_levels(df: pd.DataFrame, random_policy: dict[str, float] | None = None
     return out
 
 
+def status_counts(card: pd.DataFrame) -> str:
+    """The claims of `card` counted by status, in the statuses' order: "3 partly shown, 6 not resolved, ..."."""
+    counts = card.status.value_counts()
+    return ", ".join(f"{counts[s]} {s}" for s in STATUSES if s in counts)
+
+
 def findings(card: pd.DataFrame) -> list[str]:
     """What this project found, in a few sentences computed from the scorecard (`scorecard`): the counts by
     status, then one sentence per domain naming its claims' statuses."""
-    counts = card.status.value_counts()
-    order = [s for s in STATUSES if s in counts]
-    lines = [f"Of the paper's {len(card)} claims, " + ", ".join(f"{counts[s]} {s}" for s in order) + "."]
+    lines = [f"Of the paper's {len(card)} claims, {status_counts(card)}."]
     for domain, rows in card.groupby("domain", sort=False):
         by = rows.groupby("status", sort=False).claim.apply(list)
         parts = [f"*{s}*: {'; '.join(by[s])}" for s in STATUSES if s in by]

@@ -81,20 +81,32 @@ def share_tag(share: float) -> str:
     return f"1_{round(1 / share)}" if abs(1 / share - round(1 / share)) < 1e-9 else f"{share:g}"
 
 
-def with_evaluate() -> list[str]:
-    return [n for n in families.names() if type(families.get(n)).evaluate is not Family.evaluate]
-
-
 def stability_settings(family_name: str, config, shares, levels) -> dict:
     return {"family": family_name, "task": config.task, "config": hashed_fields(config), "shares": list(shares),
             "levels": list(levels), "points": POINTS, "pruning_rate": PRUNING_RATE, "masks": "one-shot",
             "eval_seed": EVAL_SEED}
 
 
-def check_inputs(shares, levels, seeds, family=None) -> None:
-    if family is not None and type(family).evaluate is Family.evaluate:
+def stability_root(runs_dir, family, config, shares, levels) -> Path:
+    """The run directory, named by a hash of what its paths depend on."""
+    settings = stability_settings(family.name, config, shares, levels)
+    return Path(runs_dir) / family.name / config.task.replace("/", "_") / f"stability-{settings_hash(settings)}"
+
+
+def can_evaluate(family: Family) -> bool:
+    return type(family).evaluate is not Family.evaluate
+
+
+def check_can_evaluate(family: Family) -> None:
+    if not can_evaluate(family):
+        names = [n for n in families.names() if can_evaluate(families.get(n))]
         raise ValueError(f"family {family.name!r} has no evaluate (a network scored outside its trainer), which a path "
-                         f"needs; the families that have one: {', '.join(with_evaluate())}")
+                         f"needs; the families that have one: {', '.join(names)}")
+
+
+def check_inputs(shares, levels, seeds, family=None) -> None:
+    if family is not None:
+        check_can_evaluate(family)
     if not shares or any(not 0 <= s < 1 for s in shares):
         raise ValueError(f"shares must lie in [0, 1) (the rewind point's share of the budget), got {list(shares)}")
     if len({share_tag(s) for s in shares}) < len(shares):
@@ -113,10 +125,10 @@ def run_stability(family_name: str, task: str, preset: str = "cpu", seeds=(0, 1,
     check_inputs(shares, levels, seeds, family)
     config = family.config(task, preset, **overrides)
     check_directory("runs_dir", runs_dir)
-    settings = stability_settings(family_name, config, shares, levels)
-    root = Path(runs_dir) / family.name / config.task.replace("/", "_") / f"stability-{settings_hash(settings)}"
-    atomic_write_json(settings | {"preset": preset}, root / "settings.json")
+    root = stability_root(runs_dir, family, config, shares, levels)
+    atomic_write_json(stability_settings(family.name, config, shares, levels) | {"preset": preset}, root / "settings.json")
     points = {share: rewind_point(config.budget, share) if share else 0 for share in shares}
+    ones = Mask.ones(family.build_model(config, 0))  # the dense net's mask, and what a level's one-shot mask prunes
     for seed in seeds:
         seed_dir = root / f"seed_{seed}"
         if not (seed_dir / "init.pt").exists():
@@ -127,15 +139,14 @@ def run_stability(family_name: str, task: str, preset: str = "cpu", seeds=(0, 1,
             if (out / "dense.json").exists() or (share == 0 and any(seed_dir.glob("dense_1_*/dense.json"))):
                 continue
             say(progress, f"{task} seed {seed}: the dense net, rewind point {share_tag(share)}")
-            model = winning_ticket(family, config, Mask.ones(family.build_model(config, 0)), init)
+            model = winning_ticket(family, config, ones, init)
             hook = (lambda m, out=out: atomic_torch_save(m.state_dict(), out / "rewind.pt")) if share else None
             at = dataclasses.replace(config, **{config.REWIND_FIELD: points[share]}) if share else config
-            train_ticket(family, at, model, Mask.ones(model), seed, 0, "dense", out, hook, threads)
+            train_ticket(family, at, model, ones, seed, 0, "dense", out, hook, threads)
         dense_dir = same_dense_nets(seed_dir)
         trained = torch.load(dense_dir / "trained.pt", weights_only=True)
         ticketed = family.ticket_config(config, read_json(dense_dir / "dense.json"))  # e.g. equal updates
         for level in levels:
-            ones = Mask.ones(family.build_model(config, 0))
             mask = prune_global(trained, ones, fraction_pruned_at(level, PRUNING_RATE)) if level else ones
             for share in shares:
                 start = init if share == 0 else torch.load(seed_dir / f"dense_{share_tag(share)}" / "rewind.pt",
@@ -147,7 +158,7 @@ def run_stability(family_name: str, task: str, preset: str = "cpu", seeds=(0, 1,
                         train_ticket(family, ticketed, winning_ticket(family, config, mask, start), mask, seed, level,
                                      f"copy_{copy}", out / copy, threads=threads)
                 if not (out / "path.json").exists():
-                    atomic_write_json(path_record(family, config, out, threads), out / "path.json")
+                    atomic_write_json(path_between(family, config, out / "a", out / "b", threads), out / "path.json")
     return root
 
 
@@ -169,26 +180,17 @@ def dry_run(family_name: str, task: str, preset: str = "cpu", seeds=(0, 1, 2), s
     """What `run_stability` would train, and its CPU core-hours, priced like `lth sweep --dry-run` (each network
     trains one ticket's budget: the seconds per ticket of the committed runs of this config, this CPU kind first)."""
     from lthlib.machine import machine
-    from lthlib.store import load_budgets
-    from lthlib.sweep_cost import _reference_runs, on_cpu_kind
+    from lthlib.sweep_cost import measured_runs, seconds_per_ticket
 
     family = families.get(family_name)
     check_inputs(shares, levels, seeds, family)
     config = family.config(task, preset, **overrides)
-    root = Path(runs_dir) / family.name / config.task.replace("/", "_") / \
-        f"stability-{settings_hash(stability_settings(family_name, config, shares, levels))}"
-    left, here = trainings_left(root, seeds, shares, levels), machine()["cpu_capability"]
-    budgets = load_budgets(Path(results_dir) / family.name, configs=True)
-    budgets = budgets[~budgets.copied]
-    runs = [{"family": f, "task": t, "name": f"{f}/{t}/{r}", "config": g.config.iloc[0], "seconds": g.wall_time_s.tolist(),
-             "kinds": g.cpu.tolist()} for (f, t, r), g in budgets.groupby(["family", "task", "run"], sort=False)]
-    target = json.loads(json.dumps(hashed_fields(config)))
-    label, reference = _reference_runs(runs, family.name, config.task, target, here)
-    seconds = [t * family.ticket_cost(target) / family.ticket_cost(r["config"])
-               for r in map(lambda r: on_cpu_kind(r, here), reference) for t in r["seconds"]]
-    if not seconds:
+    root = stability_root(runs_dir, family, config, shares, levels)
+    left = trainings_left(root, seeds, shares, levels)
+    priced = seconds_per_ticket(measured_runs(results_dir), family.name, config.task, config, machine()["cpu_capability"])
+    if not priced:
         return f"{left} networks to train into {root}; no committed run prices one"
-    per = sum(seconds) / len(seconds)
+    label, _, per = priced
     return (f"{left} networks to train into {root}, ~{per:.0f} s each (priced from {label}): about "
             f"{left * per / 3600:.1f} CPU core-hours, plus the paths' evaluations")
 
@@ -204,13 +206,9 @@ def same_dense_nets(seed_dir: Path) -> Path:
     return dirs[0]
 
 
-def path_record(family, config, out: Path, threads: int) -> dict:
-    """The path between a rewind point's two trained copies at `out`, scored by the family's `evaluate`."""
-    return path_between(family, config, out / "a", out / "b", threads)
-
-
 def path_between(family, config, first: Path, second: Path, threads: int) -> dict:
-    """The path between the networks trained into `first` and `second` (their trained.pt), scored."""
+    """The path between the networks trained into `first` and `second` (their trained.pt), scored by the family's
+    `evaluate`: e.g. a rewind point's two copies."""
     a, b = (torch.load(d / "trained.pt", weights_only=True) for d in (first, second))
     model = family.build_model(config, 0)
 

@@ -35,12 +35,7 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
     fp32 on an AVX2 CPU (Berzerk) and ~230 s in bf16 on an AVX-512 BF16 one (Krull).
     """
     here = machine()["cpu_capability"]
-    budgets = load_budgets(resolve(measured_from), configs=True)
-    runs = {}
-    for (family, task, run), tickets in budgets[~budgets.copied].groupby(["family", "task", "run"], sort=False):
-        name = f"{family}/{task}/{run}"
-        runs[name] = {"family": family, "task": task, "name": name, "config": tickets.config.iloc[0],
-                      "seconds": tickets.wall_time_s.tolist(), "kinds": tickets.cpu.tolist()}
+    runs = measured_runs(measured_from)
     tickets: dict[tuple[str, str, str], int] = {}
     configs = {}
     for item in grid:
@@ -50,23 +45,15 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
             configs[key] = item.config
     rows = []
     for (family, task, preset), count in tickets.items():
-        fam = families.get(family)
         row = {"family": family, "task": task, "preset": preset, "tickets left": count, "measured on": None,
                "measured s/ticket": None, "estimated s/ticket": None, "estimated CPU core-hours": None}
         target_config = configs[(family, task, preset)]
-        target = dataclasses.asdict(target_config)
-        per_ticket = gpu_hours_per_ticket(family, target)
+        per_ticket = gpu_hours_per_ticket(family, dataclasses.asdict(target_config))
         if preset == "paper" and per_ticket is not None:  # estimated from FLOPs (lthlib.gpu_estimate)
             row.update({column: round(count * per_ticket / gpus, 1) for column, gpus in GPU_COLUMNS.items()})
-        label, reference = _reference_runs(list(runs.values()), family, task,
-                                           json.loads(json.dumps(hashed_fields(target_config))), here)
-        if any(here in r.get("kinds", ()) for r in reference):
-            label += f", its {here} tickets"
-        reference = [on_cpu_kind(r, here) for r in reference]
-        if reference:  # each run's tickets scaled by its own cost
-            measured = [t for r in reference for t in r["seconds"]]
-            scaled = [t * fam.ticket_cost(target) / fam.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
-            seconds, per_ticket_s = sum(measured) / len(measured), sum(scaled) / len(scaled)
+        priced = seconds_per_ticket(runs, family, task, target_config, here)
+        if priced:
+            label, seconds, per_ticket_s = priced
             row.update({"measured on": label, "measured s/ticket": round(seconds, 1),
                         "estimated s/ticket": round(per_ticket_s, 1),
                         "estimated CPU core-hours": round(count * per_ticket_s / 3600, 1)})
@@ -79,6 +66,31 @@ def estimate(grid: list[SweepTask], measured_from: str | Path = "data/results") 
             total[column] = round(sum(r.get(column, 0) for r in rows), 1)
     rows.append(total)
     return pd.DataFrame(rows)
+
+
+def measured_runs(measured_from: str | Path) -> list[dict]:
+    """Each committed run under `measured_from`: its config, its trained tickets' wall times (copied ones aside) and
+    the CPU kind of each, what `seconds_per_ticket` prices from."""
+    budgets = load_budgets(resolve(measured_from), configs=True)
+    return [{"family": family, "task": task, "name": f"{family}/{task}/{run}", "config": tickets.config.iloc[0],
+             "seconds": tickets.wall_time_s.tolist(), "kinds": tickets.cpu.tolist()}
+            for (family, task, run), tickets in budgets[~budgets.copied].groupby(["family", "task", "run"], sort=False)]
+
+
+def seconds_per_ticket(runs: list[dict], family: str, task: str, config, kind: str) -> tuple[str, float, float] | None:
+    """(what prices it, the mean measured seconds per ticket, that scaled to `config` by the family's `ticket_cost`)
+    from the reference runs among `runs` (`_reference_runs`, CPU kind `kind` first); None: no run prices it."""
+    fam = families.get(family)
+    label, reference = _reference_runs(runs, family, task, json.loads(json.dumps(hashed_fields(config))), kind)
+    if any(kind in r.get("kinds", ()) for r in reference):
+        label += f", its {kind} tickets"
+    reference = [on_cpu_kind(r, kind) for r in reference]
+    if not reference:
+        return None
+    target = dataclasses.asdict(config)
+    measured = [t for r in reference for t in r["seconds"]]
+    scaled = [t * fam.ticket_cost(target) / fam.ticket_cost(r["config"]) for r in reference for t in r["seconds"]]
+    return label, sum(measured) / len(measured), sum(scaled) / len(scaled)
 
 
 def in_words(table: pd.DataFrame, grid: list[SweepTask], cores: int | None = None) -> str:
